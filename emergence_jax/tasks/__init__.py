@@ -1,0 +1,37 @@
+"""The task registry. A task is one module in this package defining a config class (a subclass of
+``emergence_jax.config.TaskConfig``) and a task class (a subclass of ``emergence_jax.tasks.base.Task``).
+Adding a task is one new module plus one entry in ``REGISTRY``."""
+
+from __future__ import annotations
+
+import importlib
+
+from emergence_jax.errors import ConfigError
+
+# name -> (module, config class name, task class name)
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "count": ("emergence_jax.tasks.count", "CountConfig", "CountTask"),
+}
+
+
+def _entry(name: str):
+    if name not in REGISTRY:
+        allowed = ", ".join(repr(n) for n in sorted(REGISTRY))
+        raise ConfigError(f"task.name: got {name!r}; allowed values: {allowed}")
+    module_name, config_name, task_name = REGISTRY[name]
+    module = importlib.import_module(module_name)
+    return getattr(module, config_name), getattr(module, task_name)
+
+
+def config_class(name: str):
+    """The config dataclass of task ``name``."""
+    return _entry(name)[0]
+
+
+def make_task(config):
+    """Builds the task object described by a task config."""
+    return _entry(config.name)[1](config)
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)

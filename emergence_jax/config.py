@@ -3,12 +3,14 @@
 An experiment is a tree of frozen dataclasses:
 
     ExperimentConfig
+      name:       str                used for the default run directory runs/<name>
       model:      ModelConfig        transformer shape and numerics
       task:       a TaskConfig       subclass chosen by ``task.name`` (see ``emergence_jax.tasks``)
       optimizer:  OptimizerConfig    AdamW + warmup/cosine schedule + clipping
       train:      TrainConfig        steps, batch size, evaluation interval, chunking
       population: PopulationConfig   how many seeds, and which init / data-order seeds
       sweep:      SweepConfig        the grid of scale points (empty grid = one point)
+      analysis:   AnalysisConfig     what to fit and report once the sweep is done
 
 Every field carries its own rule (type, allowed values, range). ``validate`` checks the whole tree
 and raises ``ConfigError`` naming the dotted field and what is allowed, before any compute starts.
@@ -31,7 +33,7 @@ from typing import Any, Callable
 
 from emergence_jax.errors import ConfigError
 
-__all__ = ["ConfigError", "ExperimentConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig",
+__all__ = ["AnalysisConfig", "ConfigError", "ExperimentConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig",
            "SweepConfig", "TaskConfig", "TrainConfig", "apply_overrides", "from_dict",
            "load_experiment", "to_dict", "validate"]
 
@@ -88,7 +90,14 @@ def _check_type(path: str, value: Any, annotation: Any) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a dict, got {value!r}")
-        return dict(value)
+        if not args:
+            return dict(value)
+        return {_check_type(path, k, args[0]): _check_type(f"{path}[{k!r}]", v, args[1])
+                for k, v in value.items()}
+    if annotation is tuple:
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{path}: expected a list of values, got {value!r}")
+        return tuple(value)
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: expected true/false, got {value!r}")
@@ -189,6 +198,11 @@ class TrainConfig:
     batch_size: int = number(32, low=1, doc="training examples per step per seed")
     eval_every: int = number(100, low=1, doc="steps between evaluations; must divide steps")
     evals_per_chunk: int = number(5, low=1, doc="evaluations per compiled chunk")
+    dataset_size: int = number(0, low=0, doc="distinct training examples per seed (a finite "
+                               "dataset sampled with replacement); 0 = a fresh example every time")
+    checkpoint_every_chunks: int = number(
+        1, low=0, doc="sweeps save a population checkpoint every this many chunks and after the "
+                      "last one; 0 saves none (an interrupted scale point then restarts from step 0)")
 
     def check(self, prefix: str) -> None:
         if self.steps % self.eval_every:
@@ -249,6 +263,21 @@ class SweepConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+    """What ``emergence-jax run`` fits and reports after the sweep (``emergence-jax fit`` takes the
+    same settings as flags). Changing these never invalidates trained populations."""
+    metric: str = dataclasses.field(default="", metadata={
+        "doc": "metric to fit; empty = the task's success metric (e.g. ood/exact_match for count)"})
+    threshold: float = number(0.2, low=0.0, high=1.0, doc="a seed succeeds when metric > threshold")
+    model: str = choice("mixture", ("mixture", "unimodal"), doc="statistical model to fit")
+    method: str = choice("nuts", ("nuts", "svi"), doc="NUTS (default) or SVI for huge populations")
+    chains: int = number(4, low=1)
+    warmup: int = number(500, low=0)
+    samples: int = number(500, low=10)
+    seed: int = number(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskConfig:
     """Base class of task configs; each task module defines a subclass with its own fields.
     ``name`` picks the task from the registry in ``emergence_jax.tasks``."""
@@ -266,6 +295,7 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     population: PopulationConfig = dataclasses.field(default_factory=PopulationConfig)
     sweep: SweepConfig = dataclasses.field(default_factory=SweepConfig)
+    analysis: AnalysisConfig = dataclasses.field(default_factory=AnalysisConfig)
 
     def check(self, prefix: str) -> None:
         for name in self.sweep.axes:
@@ -333,7 +363,7 @@ def set_field(cfg: Any, dotted: str, value: Any) -> Any:
 def parse_value(text: str) -> Any:
     """Parses an override value: Python/JSON literals (numbers, true/false, lists, dicts, quoted
     strings), falling back to the raw string."""
-    lowered = {"true": True, "false": False, "null": None, "none": None}
+    lowered = {"true": True, "false": False, "null": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
     try:
@@ -349,7 +379,11 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...
             raise ConfigError(f"override {item!r}: expected the form field.name=value, "
                               "e.g. model.width=128")
         key, _, raw = item.partition("=")
-        cfg = set_field(cfg, key.strip(), parse_value(raw.strip()))
+        key, raw = key.strip(), raw.strip()
+        value = parse_value(raw)
+        if isinstance(get_field(cfg, key), str) and not isinstance(value, str):
+            value = raw  # a string field keeps the text as typed (e.g. name=123, pos_encoding=None)
+        cfg = set_field(cfg, key, value)
     return validate(cfg)
 
 

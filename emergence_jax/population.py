@@ -11,7 +11,8 @@ host until the chunk ends. Every chunk has the same shape, so one compiled progr
 run.
 
 Seeds are independent: seed ``i``'s init key is ``fold_in(PRNGKey(init_seed), i)`` and its batch at
-step ``t`` comes from ``fold_in(fold_in(PRNGKey(data_seed), i), t)``. Its numbers therefore do not
+step ``t`` comes from ``fold_in(fold_in(PRNGKey(data_seed), i), t)`` (with ``train.dataset_size``
+set, that key picks examples from the seed's own finite pool). Its numbers therefore do not
 depend on the population size, the device count or where a run was resumed.
 
 A seed whose loss, gradients or parameters become non-finite keeps its last finite parameters,
@@ -55,9 +56,11 @@ class PopulationState:
 
 def make_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
     o, t = cfg.optimizer, cfg.train
+    # optax counts the warmup inside decay_steps; keep at least one cosine step.
+    warmup = min(o.warmup_steps, t.steps - 1)
     schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=o.learning_rate, warmup_steps=min(o.warmup_steps, t.steps),
-        decay_steps=t.steps, end_value=o.learning_rate * o.end_lr_fraction)
+        init_value=0.0, peak_value=o.learning_rate, warmup_steps=warmup,
+        decay_steps=max(t.steps, warmup + 1), end_value=o.learning_rate * o.end_lr_fraction)
     parts = [optax.clip_by_global_norm(o.grad_clip)] if o.grad_clip > 0 else []
     parts.append(optax.adamw(schedule, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay))
     return optax.chain(*parts)
@@ -87,6 +90,7 @@ def _all_finite(tree) -> Array:
 class SeedFns:
     """Pure per-seed functions (no seed axis); ``vmap`` them for a population."""
     init: Callable[[Array, Array, Array], PopulationState]   # (init_key, data_key, seed_id)
+    train_batch: Callable[[Array, Array], Batch]               # (data_key, step) -> batch
     chunk: Callable[[PopulationState, Mapping[str, Batch]], tuple[PopulationState, dict]]
     evaluate: Callable[[Any, Mapping[str, Batch]], dict]       # (params, eval_sets) -> metrics
 
@@ -109,8 +113,20 @@ def make_seed_fns(cfg: ExperimentConfig, task=None) -> SeedFns:
         logits = model.apply({"params": params}, batch.inputs)
         return masked_mean(token_nll(logits, batch.targets), batch.loss_mask)
 
+    def train_batch(data_key, step) -> Batch:
+        step_key = jax.random.fold_in(data_key, step)
+        if not t.dataset_size:
+            return task.train_batch(step_key, t.batch_size)
+        # A finite dataset: example i is generated from fold_in(pool_key, i), and each step draws
+        # batch_size indices with replacement. The pool key lies outside the per-step keys.
+        pool_key = jax.random.fold_in(data_key, np.uint32(2**32 - 1))
+        index = jax.random.randint(step_key, (t.batch_size,), 0, t.dataset_size)
+        keys = jax.vmap(lambda i: jax.random.fold_in(pool_key, i))(index)
+        examples = jax.vmap(lambda k: task.train_batch(k, 1))(keys)
+        return jax.tree_util.tree_map(lambda x: x[:, 0], examples)
+
     def train_step(s: PopulationState, _):
-        batch = task.train_batch(jax.random.fold_in(s.data_key, s.step), t.batch_size)
+        batch = train_batch(s.data_key, s.step)
         loss, grads = jax.value_and_grad(loss_fn)(s.params, batch)
         updates, opt_state = optimizer.update(grads, s.opt_state, s.params)
         params = optax.apply_updates(s.params, updates)
@@ -148,7 +164,7 @@ def make_seed_fns(cfg: ExperimentConfig, task=None) -> SeedFns:
         return jax.lax.scan(lambda carry, _: block(carry, eval_sets), s, None,
                             length=t.chunk_evals)
 
-    return SeedFns(init=init, chunk=chunk, evaluate=evaluate)
+    return SeedFns(init=init, train_batch=train_batch, chunk=chunk, evaluate=evaluate)
 
 
 class Population:

@@ -11,6 +11,11 @@ from emergence_jax.errors import ConfigError
 # name -> (module, config class name, task class name)
 REGISTRY: dict[str, tuple[str, str, str]] = {
     "count": ("emergence_jax.tasks.count", "CountConfig", "CountTask"),
+    "induction": ("emergence_jax.tasks.induction", "InductionConfig", "InductionTask"),
+    "addition": ("emergence_jax.tasks.addition", "AdditionConfig", "AdditionTask"),
+    "ioi": ("emergence_jax.tasks.ioi", "IOIConfig", "IOITask"),
+    "linear_map": ("emergence_jax.tasks.linear_map", "LinearMapConfig", "LinearMapTask"),
+    "skills": ("emergence_jax.tasks.skills", "SkillsConfig", "SkillsTask"),
 }
 
 

@@ -59,10 +59,26 @@ def sequence_metrics(logits: Array, batch: Batch) -> dict[str, Array]:
     }
 
 
+def last_answer_position(batch: Batch) -> Array:
+    """int32 [batch]: the last position whose ``loss_mask`` is set, per example (0 for an example
+    with no answer position). For tasks whose answer is one token at a varying position (padded
+    templates, partial repeats) this is where the answer is predicted."""
+    seq_len = batch.loss_mask.shape[-1]
+    positions = jnp.arange(seq_len, dtype=jnp.int32)
+    return jnp.max(jnp.where(batch.loss_mask > 0, positions, 0), axis=-1).astype(jnp.int32)
+
+
+def take_positions(values: Array, positions: Array) -> Array:
+    """``values[b, positions[b]]`` for every example b: [batch, seq, ...] -> [batch, ...]."""
+    index = positions.reshape(positions.shape + (1,) * (values.ndim - 1))
+    return jnp.take_along_axis(values, index.astype(jnp.int32), axis=1)[:, 0]
+
+
 class Task:
     """Base class. Subclasses set ``vocab_size`` and ``seq_len`` in ``__init__`` and implement
     ``train_batch`` and ``eval_sets``; they may extend ``metrics``.
 
+    ``success_metric``: the default metric of fits and reports for this task.
     ``eval_uses_attention``: when True, the model is run with ``return_attention=True`` on the
     evaluation sets and ``metrics`` receives the per-layer attention weights
     (a tuple of [batch, heads, seq_len, seq_len] arrays).
@@ -71,6 +87,9 @@ class Task:
     vocab_size: int
     seq_len: int
     eval_uses_attention: bool = False
+    # The metric whose per-seed distribution studies fit by default ("split/name"): a seed
+    # *succeeds* when it exceeds the analysis threshold.
+    success_metric: str = "ood/exact_match"
 
     def __init__(self, config: Any):
         self.config = config

@@ -1,0 +1,71 @@
+"""Fit time on CPU: 10 scales x {100, 1,000, 10,000} seeds, NUTS (4 chains, 500 + 500) and SVI.
+
+Each configuration runs in a fresh process, so "cold" includes compiling the sampler; "warm" is a
+second fit of new data of the same size in that process (the compiled sampler is reused).
+Usage: python benchmarks/fit_speed.py [--sizes 100,1000,10000] [--methods nuts,svi]
+Writes benchmarks/results/fit_speed_cpu.json.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+from emergence_jax.stats import fit_distribution, simulate_population
+seeds, method = int(sys.argv[1]), sys.argv[2]
+out = {}
+for label, s in (("cold", 0), ("warm", 1)):
+    d = simulate_population("emergent", seed=s, seeds_per_scale=seeds, n_eval=100,
+                            scales=tuple(np.logspace(5, 8, 10)))
+    t = time.perf_counter()
+    f = fit_distribution(d, method=method, compare=False, progress=False, warn=False)
+    out[label] = time.perf_counter() - t
+    out[label + "_ok"] = bool(f.diagnostics.ok)
+out["beta_mean"] = float(f.params["beta"].mean())
+print(json.dumps(out))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--methods", default="nuts,svi")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "fit_speed_cpu.json"))
+    a = ap.parse_args()
+    import jax
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    rows = []
+    for method in a.methods.split(","):
+        for seeds in (int(s) for s in a.sizes.split(",")):
+            t = time.perf_counter()
+            res = subprocess.run([sys.executable, "-c", CHILD, str(seeds), method], env=env,
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                print(res.stderr[-2000:], file=sys.stderr)
+                raise SystemExit(1)
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            r.update({"method": method, "scales": 10, "seeds_per_scale": seeds,
+                      "total_seeds": 10 * seeds, "process_seconds": time.perf_counter() - t})
+            rows.append(r)
+            print(f"{method:5s} 10 x {seeds:>6d} seeds: cold {r['cold']:7.1f} s  warm "
+                  f"{r['warm']:7.1f} s  diagnostics ok {r['warm_ok']}", flush=True)
+    info = {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "python": platform.python_version(), "jax": jax.__version__,
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "settings": "NUTS 4 chains vectorized, 500 warmup + 500 samples; SVI AutoNormal 3000 "
+                        "steps; BetaBinomial n_eval=100; compare=False"}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps({"machine": info, "results": rows}, indent=1))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

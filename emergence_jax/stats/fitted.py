@@ -1,0 +1,699 @@
+"""Fitting entry point and ``FittedDistribution``: the fitted outcome distribution as a function of scale.
+
+    fit = fit_distribution(SeedData.from_csv("seeds.csv"))     # NUTS, 4 chains, mixture vs unimodal
+    fit.p_success(1e7)            # Interval(mean, lower, upper, level)
+    fit.breakthrough_scale(0.5)   # raw scale where P(success) crosses 0.5
+    fit.save("fits/count")        # posterior.npz + fit.json, written atomically
+    same = load_fit("fits/count") # identical answers; never unpickles or executes stored content
+
+Every query takes scales in RAW units (the transform x = log(scale) − x̄ is applied inside) and
+returns posterior means with equal-tailed credible intervals, 90% by default (``level=``).
+For the mixture, ``p_success`` is the success-component weight π(x); for the unimodal model it is
+P(y > threshold) under the fitted distribution (the threshold used at fit time, default 0.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emergence_jax.errors import DataError, StoreError
+from emergence_jax.stats.data import SeedData
+from emergence_jax.stats.inference import Diagnostics
+from emergence_jax.stats.mixture import PRIORS, ModelSpec
+
+__all__ = ["Interval", "Breakthrough", "FittedDistribution", "fit_distribution", "load_fit",
+           "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "emergence_jax.fit"
+FORMAT_VERSION = 1
+DEFAULT_LEVEL = 0.9
+_NPZ = "posterior.npz"
+_JSON = "fit.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """Posterior mean and equal-tailed credible interval (arrays shaped like the query)."""
+    mean: Any
+    lower: Any
+    upper: Any
+    level: float
+
+    def to_dict(self) -> dict:
+        def conv(v):
+            return v.tolist() if isinstance(v, np.ndarray) else v
+        return {"mean": conv(self.mean), "lower": conv(self.lower), "upper": conv(self.upper),
+                "level": self.level}
+
+    def __str__(self) -> str:
+        if np.ndim(self.mean) == 0:
+            return f"{float(self.mean):.3g} [{float(self.lower):.3g}, {float(self.upper):.3g}]"
+        return repr(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Breakthrough:
+    """Raw scale where P(success) crosses p. ``median``/``lower``/``upper`` summarise the posterior of
+    the crossing scale (inf / 0 when most draws never cross in that direction). ``direction`` is
+    "rising" (β > 0), "falling" (β < 0) or "none"; ``p_rising`` the posterior share of β > 0;
+    ``p_within_observed`` the share of draws crossing inside the observed scale range."""
+    p: float
+    median: float
+    lower: float
+    upper: float
+    level: float
+    direction: str
+    p_rising: float
+    p_within_observed: float
+    message: str
+    draws: np.ndarray = dataclasses.field(repr=False, default=None)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _quantiles(draws: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    lo = (1 - level) / 2
+    q = np.quantile(draws, [lo, 1 - lo], axis=axis)
+    return q[0], q[1]
+
+
+def _sigmoid(z):
+    return 0.5 * (1 + np.tanh(0.5 * z))
+
+
+def _squeeze(v, scalar: bool):
+    v = np.asarray(v)
+    return float(v) if scalar and v.ndim == 0 else v
+
+
+class FittedDistribution:
+    """A fitted distribution of seed outcomes as a function of scale (see the module docstring)."""
+
+    def __init__(self, *, spec: ModelSpec, params: dict[str, np.ndarray], xbar: float,
+                 groups: list[str], data: SeedData, seed_prob: np.ndarray | None,
+                 diagnostics: Diagnostics, comparison: dict | None, threshold: float,
+                 meta: dict, sites: dict[str, np.ndarray] | None = None):
+        self.spec = spec
+        self.params = params
+        self.xbar = float(xbar)
+        self.groups = list(groups)
+        self.data = data
+        self._seed_prob = seed_prob
+        self.diagnostics = diagnostics
+        self.comparison = comparison
+        self.threshold = float(threshold)
+        self.meta = meta
+        self.sites = sites or {}
+        self.n_eval = None
+        if spec.likelihood == "betabinomial":
+            gi = data.group_index()
+            self.n_eval = [int(np.bincount(data.n_eval[gi == j]).argmax()) for j in
+                           range(len(self.groups))]
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def model(self) -> str:
+        return self.spec.name
+
+    @property
+    def num_draws(self) -> int:
+        return int(next(iter(self.params.values())).shape[0])
+
+    def _g(self, group) -> int:
+        if group is None:
+            if len(self.groups) > 1:
+                raise DataError(f"this fit has groups {self.groups}; pass group=")
+            return 0
+        if isinstance(group, int):
+            return group
+        if group not in self.groups:
+            raise DataError(f"unknown group {group!r}; groups are {self.groups}")
+        return self.groups.index(group)
+
+    def _x(self, scale) -> tuple[np.ndarray, bool]:
+        s = np.asarray(scale, np.float64)
+        if np.any(~np.isfinite(s)) or np.any(s <= 0):
+            raise DataError("scales must be positive finite numbers (raw units, e.g. parameters)")
+        x = np.log(s) - self.xbar
+        if self.spec.single_scale:
+            x = np.zeros_like(x)
+        return x, s.ndim == 0
+
+    def _p(self, name: str, g: int) -> np.ndarray:
+        return self.params[name][:, g]
+
+    def _summ(self, draws: np.ndarray, scalar: bool, level: float | None) -> Interval:
+        level = DEFAULT_LEVEL if level is None else float(level)
+        lo, hi = _quantiles(draws, level)
+        return Interval(_squeeze(draws.mean(0), scalar), _squeeze(lo, scalar),
+                        _squeeze(hi, scalar), level)
+
+    def _mu_success(self, x, g):
+        return _sigmoid(self._p("gamma", g)[:, None] + self._p("delta", g)[:, None] * x.reshape(-1))
+
+    def _components(self, x: np.ndarray, g: int) -> list[tuple]:
+        """Per-draw mixture over components for flat x: list of (weight [S,M], mu [S,M], kappa [S,1],
+        p_zero [S,1], p_one [S,1])."""
+        xf = x.reshape(-1)
+        S = self.num_draws
+        zeros = np.zeros((S, 1))
+        zoib = self.spec.likelihood == "zoib"
+        mu_s = self._mu_success(xf, g)
+        if self.spec.kind == "unimodal":
+            p0 = self._p("p_zero", g)[:, None] if zoib else zeros
+            p1 = self._p("p_one", g)[:, None] if zoib else zeros
+            return [(np.ones_like(mu_s), mu_s, self._p("kappa", g)[:, None], p0, p1)]
+        pi = _sigmoid(self._p("alpha", g)[:, None] + self._p("beta", g)[:, None] * xf)
+        mu_f = np.broadcast_to(_sigmoid(self._p("logit_mu_fail", g))[:, None], mu_s.shape)
+        p0 = self._p("p_zero_fail", g)[:, None] if zoib else zeros
+        p1 = self._p("p_one_success", g)[:, None] if zoib else zeros
+        return [(1 - pi, mu_f, self._p("kappa_fail", g)[:, None], p0, zeros),
+                (pi, mu_s, self._p("kappa_success", g)[:, None], zeros, p1)]
+
+    def _cdf_grid(self, g: int) -> np.ndarray:
+        if self.spec.likelihood == "betabinomial":
+            n = self.n_eval[g]
+            return np.arange(n + 1) / n
+        return np.linspace(0.0, 1.0, 1001)
+
+    def _per_draw_cdf(self, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """CDF of the predictive distribution per draw on a y grid: returns (grid [K], cdf [S,M,K])."""
+        from scipy import stats
+        grid = self._cdf_grid(g)
+        total = 0.0
+        for w, mu, kap, p0, p1 in self._components(x, g):
+            mu = np.clip(mu, 1e-6, 1 - 1e-6)
+            a, b = (mu * kap)[..., None], ((1 - mu) * kap)[..., None]
+            if self.spec.likelihood == "betabinomial":
+                n = self.n_eval[g]
+                cdf = stats.betabinom.cdf(np.arange(n + 1), n, a, b)
+            else:
+                cont = stats.beta.cdf(np.clip(grid, 0, 1), a, b)
+                p0e, p1e = p0[..., None], p1[..., None]
+                cdf = p0e + (1 - p0e - p1e) * cont + p1e * (grid >= 1.0)
+            total = total + w[..., None] * cdf
+        return grid, np.clip(total, 0.0, 1.0)
+
+    # ------------------------------------------------------------------ queries
+    def p_success(self, scale, group=None, level: float | None = None) -> Interval:
+        """P(a seed at this raw scale succeeds): π(x) for the mixture; P(y > threshold) for the
+        unimodal model."""
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        if self.spec.kind == "mixture":
+            d = _sigmoid(self._p("alpha", g)[:, None] + self._p("beta", g)[:, None] * x.reshape(-1))
+        else:
+            d = self.p_above(scale, self.threshold, group=group, _draws=True)
+        return self._summ(d.reshape((-1,) + x.shape), scalar, level)
+
+    def p_above(self, scale, threshold: float, group=None, level: float | None = None,
+                _draws: bool = False):
+        """P(y > threshold) at a raw scale under the fitted distribution (any model)."""
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        grid, cdf = self._per_draw_cdf(x, g)
+        idx = np.searchsorted(grid, threshold, side="right") - 1
+        d = 1.0 - (cdf[..., idx] if idx >= 0 else np.zeros(cdf.shape[:-1]))
+        if _draws:
+            return d
+        return self._summ(d.reshape((-1,) + x.shape), scalar, level)
+
+    def success_mean(self, scale, group=None, level: float | None = None) -> Interval:
+        """Expected metric of a seed in the success component (mixture models only)."""
+        self._need_mixture("success_mean")
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        mu = self._mu_success(x.reshape(-1), g)
+        if self.spec.likelihood == "zoib":
+            p1 = self._p("p_one_success", g)[:, None]
+            mu = p1 + (1 - p1) * mu
+        return self._summ(mu.reshape((-1,) + x.shape), scalar, level)
+
+    def failure_mean(self, scale=None, group=None, level: float | None = None) -> Interval:
+        """Expected metric of a seed in the failure component (constant across scale)."""
+        self._need_mixture("failure_mean")
+        g = self._g(group)
+        x, scalar = self._x(1.0 if scale is None else scale)
+        mu = _sigmoid(self._p("logit_mu_fail", g))
+        if self.spec.likelihood == "zoib":
+            mu = (1 - self._p("p_zero_fail", g)) * mu
+        d = np.broadcast_to(mu.reshape((-1,) + (1,) * x.ndim), (mu.size,) + x.shape)
+        return self._summ(d, scalar, level)
+
+    def mean(self, scale, group=None, level: float | None = None) -> Interval:
+        """Expected metric over all seeds at a raw scale."""
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        total = 0.0
+        for w, mu, kap, p0, p1 in self._components(x, g):
+            total = total + w * (p1 + (1 - p0 - p1) * mu)
+        return self._summ(total.reshape((-1,) + x.shape), scalar, level)
+
+    def _need_mixture(self, what: str):
+        if self.spec.kind != "mixture":
+            raise DataError(f"{what} needs a mixture fit; this is a {self.model} fit")
+
+    def sample(self, scale, n: int, seed: int = 0, group=None) -> np.ndarray:
+        """n draws from the posterior predictive at each raw scale: shape [n] or [*scale.shape, n]."""
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        xf = x.reshape(-1)
+        rng = np.random.default_rng(seed)
+        S = self.num_draws
+        out = np.empty((xf.size, n))
+        comps = self._components(xf, g)
+        for m in range(xf.size):
+            d = rng.integers(0, S, size=n)
+            weights = np.stack([c[0][d, m] for c in comps], axis=1)
+            u = rng.random(n)
+            comp = (u[:, None] > np.cumsum(weights, axis=1)).sum(axis=1).clip(0, len(comps) - 1)
+            y = np.empty(n)
+            for ci, (w, mu, kap, p0, p1) in enumerate(comps):
+                sel = comp == ci
+                if not sel.any():
+                    continue
+                dd = d[sel]
+                mu_ = np.clip(mu[dd, m], 1e-6, 1 - 1e-6)
+                k_ = kap[dd, 0]
+                p = rng.beta(mu_ * k_, (1 - mu_) * k_)
+                if self.spec.likelihood == "betabinomial":
+                    nn = self.n_eval[g]
+                    y[sel] = rng.binomial(nn, p) / nn
+                else:
+                    v = rng.random(sel.sum())
+                    a0, a1 = p0[dd, 0], p1[dd, 0]
+                    y[sel] = np.where(v < a0, 0.0, np.where(v < a0 + a1, 1.0, p))
+            out[m] = y
+        return out[0] if scalar else out.reshape(x.shape + (n,))
+
+    def quantiles(self, scale, qs=(0.1, 0.5, 0.9), group=None, level: float | None = None
+                  ) -> Interval:
+        """Quantiles of the predictive seed distribution at a raw scale: per posterior draw, then
+        summarised (mean and credible interval). Shape [*scale.shape, len(qs)]."""
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        qs = np.atleast_1d(np.asarray(qs, np.float64))
+        if np.any((qs < 0) | (qs > 1)):
+            raise DataError("quantile levels must be in [0, 1]")
+        grid, cdf = self._per_draw_cdf(x, g)
+        # smallest grid value with CDF >= q, per draw
+        idx = (cdf[..., None, :] < qs[:, None] - 1e-12).sum(-1).clip(0, grid.size - 1)
+        d = grid[idx]  # [S, M, Q]
+        d = d.reshape((-1,) + x.shape + (qs.size,))
+        level = DEFAULT_LEVEL if level is None else level
+        lo, hi = _quantiles(d, level)
+        return Interval(d.mean(0), lo, hi, level)
+
+    def density(self, scale, y_grid, group=None) -> np.ndarray:
+        """Posterior-mean predictive density at ``y_grid`` (shape [*scale.shape, len(y_grid)]).
+        Count fits return n·pmf at the nearest count (so it integrates to ~1 over [0, 1]); zero/one-
+        inflated fits return the density of the continuous part (point masses excluded)."""
+        from scipy import stats
+        g = self._g(group)
+        x, scalar = self._x(scale)
+        y = np.asarray(y_grid, np.float64).reshape(-1)
+        total = 0.0
+        for w, mu, kap, p0, p1 in self._components(x, g):
+            mu = np.clip(mu, 1e-6, 1 - 1e-6)
+            a, b = (mu * kap)[..., None], ((1 - mu) * kap)[..., None]
+            if self.spec.likelihood == "betabinomial":
+                n = self.n_eval[g]
+                dens = n * stats.betabinom.pmf(np.round(np.clip(y, 0, 1) * n), n, a, b)
+            else:
+                dens = (1 - p0 - p1)[..., None] * stats.beta.pdf(np.clip(y, 1e-9, 1 - 1e-9), a, b)
+            total = total + w[..., None] * dens
+        out = np.asarray(total).mean(0)
+        return out[0] if scalar else out.reshape(x.shape + (y.size,))
+
+    def breakthrough_scale(self, p: float = 0.5, group=None, level: float | None = None
+                           ) -> Breakthrough:
+        """Raw scale where P(success) = p (mixture fits). Solves α + β·x = logit p per draw."""
+        self._need_mixture("breakthrough_scale")
+        if not 0 < p < 1:
+            raise DataError(f"p must be in (0, 1), got {p}")
+        level = DEFAULT_LEVEL if level is None else float(level)
+        g = self._g(group)
+        a, b = self._p("alpha", g), self._p("beta", g)
+        target = math.log(p / (1 - p))
+        if self.spec.single_scale:
+            return Breakthrough(p, math.nan, math.nan, math.nan, level, "none", math.nan, 0.0,
+                                "single-scale fit: P(success) does not depend on scale, no "
+                                "breakthrough scale", np.full(a.shape, np.nan))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            xc = np.where(np.abs(b) > 1e-8, (target - a) / b, np.where(a < target, np.inf, -np.inf))
+            log_s = xc + self.xbar
+            raw = np.exp(np.clip(log_s, -700, 700))
+            raw = np.where(np.isposinf(log_s), np.inf, np.where(np.isneginf(log_s), 0.0, raw))
+        lo_q = (1 - level) / 2
+        med, lo, hi = (float(np.quantile(log_s, q, method="nearest")) for q in (0.5, lo_q, 1 - lo_q))
+        med, lo, hi = (math.exp(v) if math.isfinite(v) and abs(v) < 700 else (
+            math.inf if v > 0 else 0.0) for v in (med, lo, hi))
+        p_rising = float((b > 0).mean())
+        direction = "rising" if p_rising >= 0.5 else "falling"
+        obs = self.data.scales
+        within = float(((raw >= obs.min()) & (raw <= obs.max())).mean())
+        cur = self.p_success(obs.min(), group=group).mean
+        if direction == "rising":
+            kind = "P(success) rises with scale"
+        else:
+            kind = "P(success) falls with scale (inverse scaling)"
+        msg = (f"{kind}; P(success) = {p:g} at scale {med:.3g} "
+               f"({100 * level:.0f}% interval {lo:.3g} to {hi:.3g}); "
+               f"{100 * within:.0f}% of posterior draws cross within the observed range "
+               f"{obs.min():.3g} to {obs.max():.3g}")
+        if 0.05 < p_rising < 0.95:
+            msg += f"; the slope's sign is uncertain (P(β > 0) = {p_rising:.2f})"
+        if direction == "falling" and cur < p:
+            msg = (f"P(success) falls with scale and is already below {p:g} at the smallest observed "
+                   f"scale: it crosses {p:g} (downwards) at {med:.3g} "
+                   f"({100 * level:.0f}% interval {lo:.3g} to {hi:.3g}), never upwards")
+        return Breakthrough(p=p, median=med, lower=lo, upper=hi, level=level, direction=direction,
+                            p_rising=p_rising, p_within_observed=within, message=msg, draws=raw)
+
+    def seed_success_probability(self) -> np.ndarray:
+        """Per fitted seed (in data order): posterior probability of the success component."""
+        self._need_mixture("seed_success_probability")
+        return np.asarray(self._seed_prob).copy()
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, level: float | None = None, group=None) -> str:
+        from emergence_jax.stats.nonparametric import dip_test
+        level = DEFAULT_LEVEL if level is None else level
+        lines = []
+        groups = self.groups if group is None else [group]
+        for gname in groups:
+            data = self.data if len(self.groups) == 1 else self.data.only_group(gname)
+            gq = None if len(self.groups) == 1 else gname
+            lines.append(f"{self.model} fit of {gname} ({data.scale_variable}); "
+                         f"{self.spec.likelihood} likelihood; {len(data)} seeds; "
+                         f"{100 * level:.0f}% intervals")
+            head = (f"{'scale':>10} {'n':>6} {'P(succ) emp':>11} {'P(success) posterior':>24} "
+                    f"{'success mean':>24} {'dip p':>6}")
+            lines.append(head)
+            for s in data.scales:
+                v = data.value[data.scale == s]
+                ps = self.p_success(s, group=gq, level=level)
+                if self.spec.kind == "mixture":
+                    sm = self.success_mean(s, group=gq, level=level)
+                    sm_txt = f"{sm.mean:.3f} [{sm.lower:.3f}, {sm.upper:.3f}]"
+                else:
+                    sm_txt = "-"
+                dp = dip_test(v)["p_value"] if v.size >= 4 else float("nan")
+                lines.append(f"{s:>10.3g} {v.size:>6d} {np.mean(v > self.threshold):>11.3f} "
+                             f"{f'{ps.mean:.3f} [{ps.lower:.3f}, {ps.upper:.3f}]':>24} "
+                             f"{sm_txt:>24} {dp:>6.3f}")
+        if self.spec.kind == "mixture" and not self.spec.single_scale:
+            for j, gname in enumerate(self.groups):
+                b = self.params["beta"][:, j]
+                d = self.params["delta"][:, j]
+                blo, bhi = _quantiles(b, level)
+                dlo, dhi = _quantiles(d, level)
+                lines.append(f"slopes ({gname}): beta (P(success) logit per log-scale) "
+                             f"{b.mean():.3f} [{blo:.3f}, {bhi:.3f}]; delta (success-mean logit) "
+                             f"{d.mean():.3f} [{dlo:.3f}, {dhi:.3f}]")
+        lines.append(str(self.diagnostics))
+        if self.comparison:
+            lines.append(self.comparison["verdict"])
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"FittedDistribution(model={self.model!r}, likelihood={self.spec.likelihood!r}, "
+                f"groups={self.groups}, draws={self.num_draws}, "
+                f"diagnostics_ok={self.diagnostics.ok})")
+
+    @property
+    def diagnostics_ok(self) -> bool:
+        return bool(self.diagnostics.ok)
+
+    # ------------------------------------------------------------------ persistence
+    def _json(self) -> dict:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "model": self.model, "spec": self.spec.to_json(), "priors": PRIORS,
+            "scale_transform": {"x": "log(scale) - xbar", "xbar": self.xbar,
+                                "scale_variable": self.data.scale_variable,
+                                "single_scale": self.spec.single_scale},
+            "groups": self.groups, "metric": self.data.metric, "threshold": self.threshold,
+            "data_summary": self.data.summary(), "notes": list(self.data.notes),
+            "diagnostics": self.diagnostics.to_json(), "comparison": self.comparison,
+            "meta": self.meta,
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrs = {f"param__{k}": np.asarray(v, np.float64) for k, v in self.params.items()}
+        arrs.update({f"site__{k}": np.asarray(v) for k, v in self.sites.items()})
+        d = self.data
+        arrs["data__scale"] = d.scale
+        arrs["data__value"] = d.value
+        arrs["data__seed"] = d.seed
+        if d.n_eval is not None:
+            arrs["data__n_eval"] = d.n_eval
+        if d.group is not None:
+            arrs["data__group"] = np.asarray(d.group, dtype=str)
+        if self._seed_prob is not None:
+            arrs["seed_success_probability"] = np.asarray(self._seed_prob, np.float64)
+        return arrs
+
+    def save(self, path: str | Path, overwrite: bool = True) -> Path:
+        """Writes ``path/posterior.npz`` and ``path/fit.json`` atomically (temp dir, then rename)."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise StoreError(f"{path} exists (pass overwrite=True to replace it)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        try:
+            with open(tmp / _NPZ, "wb") as f:
+                np.savez(f, **self._arrays())
+            meta = self._json()
+            meta["npz_sha256"] = _sha256_file(tmp / _NPZ)
+            meta["content_sha256"] = _content_hash(meta)
+            with open(tmp / _JSON, "w") as f:
+                json.dump(meta, f, indent=1, default=_json_default)
+                f.flush()
+                os.fsync(f.fileno())
+            old = None
+            if path.exists():
+                old = path.parent / f".{path.name}.old-{os.getpid()}-{time.time_ns()}"
+                os.rename(path, old)
+            os.rename(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _content_hash(meta: dict) -> str:
+    body = {k: v for k, v in meta.items() if k != "content_sha256"}
+    text = json.dumps(body, sort_keys=True, default=_json_default, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_fit(path: str | Path) -> FittedDistribution:
+    """Loads a saved fit directory (or its fit.json). Verifies both checksums; arrays are read with
+    ``allow_pickle=False`` and nothing stored is executed. Problems raise ``StoreError``."""
+    path = Path(path)
+    if path.is_file() and path.name == _JSON:
+        path = path.parent
+    jpath, npath = path / _JSON, path / _NPZ
+    if not path.is_dir():
+        raise StoreError(f"{path}: no saved fit here (expected a directory with {_JSON} and {_NPZ})")
+    for p in (jpath, npath):
+        if not p.is_file():
+            raise StoreError(f"{path}: incomplete fit, {p.name} is missing")
+    try:
+        meta = json.loads(jpath.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise StoreError(f"{jpath}: not a readable fit description ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise StoreError(f"{jpath}: not an emergence_jax fit (format field missing or foreign)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise StoreError(f"{jpath}: fit format version {meta.get('format_version')!r}; this version "
+                         f"reads {FORMAT_VERSION}")
+    if meta.get("content_sha256") != _content_hash(meta):
+        raise StoreError(f"{jpath}: checksum mismatch, the fit description was modified or is "
+                         "corrupt")
+    if meta.get("npz_sha256") != _sha256_file(npath):
+        raise StoreError(f"{npath}: checksum mismatch, the posterior arrays were modified or are "
+                         "corrupt")
+    try:
+        with np.load(npath, allow_pickle=False) as z:
+            arrays = {k: np.array(z[k]) for k in z.files}
+    except Exception as e:  # zipfile/format errors, object arrays refused without pickle
+        raise StoreError(f"{npath}: unreadable posterior arrays ({e})") from None
+    try:
+        spec = ModelSpec(**meta["spec"])
+        params = {k[len("param__"):]: v for k, v in arrays.items() if k.startswith("param__")}
+        sites = {k[len("site__"):]: v for k, v in arrays.items() if k.startswith("site__")}
+        G = len(meta["groups"])
+        shapes = {v.shape for v in params.values()}
+        if not params or len(shapes) != 1 or next(iter(shapes))[1:] != (G,):
+            raise ValueError("posterior parameter arrays have inconsistent shapes")
+        for v in params.values():
+            if v.dtype.kind != "f":
+                raise ValueError("posterior parameters are not floating point")
+        ds = meta["data_summary"]
+        data = SeedData(scale=arrays["data__scale"], value=arrays["data__value"],
+                        seed=arrays["data__seed"], n_eval=arrays.get("data__n_eval"),
+                        group=arrays.get("data__group"), metric=meta["metric"],
+                        scale_variable=ds["scale_variable"], excluded=ds.get("excluded", 0),
+                        notes=tuple(meta.get("notes", ())))
+        return FittedDistribution(
+            spec=spec, params=params, xbar=float(meta["scale_transform"]["xbar"]),
+            groups=list(meta["groups"]), data=data,
+            seed_prob=arrays.get("seed_success_probability"),
+            diagnostics=Diagnostics.from_json(meta["diagnostics"]),
+            comparison=meta.get("comparison"), threshold=float(meta["threshold"]),
+            meta=meta.get("meta", {}), sites=sites)
+    except (KeyError, TypeError, ValueError) as e:
+        raise StoreError(f"{path}: saved fit is incomplete or inconsistent ({e})") from None
+
+
+# ---------------------------------------------------------------------------------- fitting
+
+
+def _versions() -> dict:
+    import jax
+    import numpyro
+    import scipy
+    return {"python": sys.version.split()[0], "numpy": np.__version__, "jax": jax.__version__,
+            "numpyro": numpyro.__version__, "scipy": scipy.__version__,
+            "platform": platform.platform()}
+
+
+def _posterior(data: SeedData, model: str, method: str, *, chains, warmup, samples, seed,
+               chance, threshold, progress, svi_steps, likelihood):
+    import jax
+    import jax.numpy as jnp
+
+    from emergence_jax.stats import inference, mixture
+    spec, prep = mixture.prepare(data, model, chance=chance, likelihood=likelihood)
+    model_fn = mixture.make_model(spec)
+    args = tuple(jnp.asarray(v) for v in prep.arrays().values())
+    init = mixture.init_values(data, spec, threshold)
+    if method == "nuts":
+        draws, diag = inference.run_nuts(model_fn, args, cache_key=spec, chains=chains,
+                                         warmup=warmup, samples=samples, seed=seed,
+                                         progress=progress, init_values=init)
+    elif method == "svi":
+        draws, diag = inference.run_svi(model_fn, args, steps=svi_steps,
+                                        samples=chains * samples, seed=seed, progress=progress,
+                                        init_values=init)
+    else:
+        raise DataError(f"unknown method {method!r}; choose nuts or svi")
+    params = mixture.canonical_params(draws, spec)
+    d = {k: jnp.asarray(v) for k, v in prep.arrays().items()}
+    pj = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+
+    parts = spec.kind == "mixture"
+
+    @jax.jit
+    def pointwise(pj):
+        return jax.vmap(lambda p: mixture.row_loglik(p, d, spec, return_parts=parts))(pj)
+    if parts:
+        total, a, b = pointwise(pj)
+    else:
+        total = pointwise(pj)
+    ll = np.asarray(total, np.float64)[:, :prep.n_unique]
+    seed_prob = None
+    if spec.kind == "mixture":
+        resp = np.exp(np.asarray(b, np.float64) - np.asarray(total, np.float64))
+        seed_prob = resp.mean(0)[:prep.n_unique][prep.inverse]
+    return spec, prep, params, draws, diag, ll, seed_prob
+
+
+def fit_distribution(data: SeedData, model: str = "mixture", method: str = "nuts", *,
+                     chains: int = 4, warmup: int = 500, samples: int = 500, seed: int = 0,
+                     chance: float | None = None, threshold: float = 0.2, compare: bool = True,
+                     progress: bool = True, svi_steps: int = 3000, likelihood: str | None = None,
+                     warn: bool = True) -> FittedDistribution:
+    """Fits ``model`` ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal") to per-seed
+    data with NUTS (default) or SVI. With ``compare`` the alternative (unimodal ↔ mixture) is fitted
+    too and PSIS-LOO / WAIC decide whether bimodality is supported (``fit.comparison``)."""
+    import warnings
+
+    if not isinstance(data, SeedData):
+        raise DataError("fit_distribution expects a SeedData (see SeedData.from_arrays/from_csv)")
+    if chains < 1 or samples < 10 or warmup < 0:
+        raise DataError("need chains >= 1, samples >= 10 and warmup >= 0")
+    kw = dict(chains=chains, warmup=warmup, samples=samples, seed=seed, chance=chance,
+              threshold=threshold, progress=progress, svi_steps=svi_steps, likelihood=likelihood)
+    t0 = time.perf_counter()
+    spec, prep, params, draws, diag, ll, seed_prob = _posterior(data, model, method, **kw)
+    comparison = None
+    if compare:
+        from emergence_jax.stats.inference import compare_loo, psis_loo, waic
+        alt_name = spec.alternative().name
+        alt = _posterior(data, alt_name, method, **kw)
+        w = prep.w[:prep.n_unique]
+        res = {}
+        for name, lli, dg in ((spec.name, ll, diag), (alt_name, alt[5], alt[4])):
+            lo, wa = psis_loo(lli, w), waic(lli, w)
+            res[name] = (lo, wa, dg)
+        mix = spec.name if spec.kind == "mixture" else alt_name
+        uni = alt_name if spec.kind == "mixture" else spec.name
+        delta, se = compare_loo(res[mix][0], res[uni][0])
+        supported = bool(delta > max(4.0, 2.0 * se))
+        if supported:
+            verdict = (f"bimodality supported: the mixture beats the unimodal model by "
+                       f"{delta:.1f} ± {se:.1f} elpd (PSIS-LOO)")
+        elif delta < -max(4.0, 2.0 * se) or delta < 4.0:
+            verdict = (f"bimodality not supported: mixture − unimodal = {delta:.1f} ± {se:.1f} elpd "
+                       "(PSIS-LOO); a single distribution moving with scale explains the data as "
+                       "well")
+        else:
+            verdict = (f"bimodality inconclusive: mixture − unimodal = {delta:.1f} ± {se:.1f} elpd "
+                       "(PSIS-LOO), within two standard errors")
+        comparison = {
+            "criterion": "psis-loo", "delta_elpd": delta, "se_delta": se,
+            "bimodal_supported": supported, "verdict": verdict,
+            "rule": "bimodal when elpd(mixture) - elpd(unimodal) > max(4, 2 * se)",
+            "models": {name: {"elpd_loo": r[0]["elpd"], "se": r[0]["se"],
+                              "pareto_k_max": r[0]["pareto_k_max"],
+                              "pareto_k_bad": r[0]["pareto_k_bad"], "elpd_waic": r[1]["elpd"],
+                              "p_waic": r[1]["p_waic"], "diagnostics_ok": r[2].ok}
+                       for name, r in res.items()},
+        }
+    if warn and not diag.ok:
+        warnings.warn(diag.message, RuntimeWarning, stacklevel=2)
+    groups = data.groups
+    meta = {"method": method, "chains": chains, "warmup": warmup, "samples": samples,
+            "seed": seed, "svi_steps": svi_steps if method == "svi" else None,
+            "chance": chance, "versions": _versions(),
+            "seconds": time.perf_counter() - t0,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    sites = {k: np.asarray(v) for k, v in draws.items() if k not in params}
+    return FittedDistribution(spec=spec, params=params, xbar=prep.xbar, groups=groups, data=data,
+                              seed_prob=seed_prob, diagnostics=diag, comparison=comparison,
+                              threshold=threshold, meta=meta, sites=sites)

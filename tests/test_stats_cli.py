@@ -1,0 +1,30 @@
+import numpy as np
+
+from emergence_jax.cli import main
+from emergence_jax.stats import load_fit
+from emergence_jax.stats.data import SeedData
+
+
+def test_simulate_then_fit_cli(tmp_path, capsys):
+    csv = tmp_path / "pop.csv"
+    assert main(["simulate", str(csv), "--preset", "emergent", "--seeds", "60", "--n-eval", "50",
+                 "--scales", ",".join(str(s) for s in np.logspace(5, 7.5, 6))]) == 0
+    data = SeedData.from_csv(csv)
+    assert len(data) == 360
+    out = tmp_path / "fit"
+    rc = main(["fit", str(csv), "--out", str(out), "--chains", "2", "--warmup", "200",
+               "--samples", "200", "--no-progress", "--no-compare"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "P(success)" in text and "dip p" in text
+    fit = load_fit(out)
+    assert fit.model == "mixture"
+    assert len(fit.seed_success_probability()) == 360
+
+
+def test_fit_cli_reports_bad_csv(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("scale,seed,value\n1e6,0,2.0\n")
+    assert main(["fit", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "row 2" in err and "'value'" in err

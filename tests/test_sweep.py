@@ -1,0 +1,329 @@
+"""Sweeps: scale-point expansion, resumable run stores, SIGKILL at several points then restart
+gives the same metrics as an uninterrupted sweep, refusal of a different config."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emergence_jax import cli
+from emergence_jax.config import ConfigError, load_experiment, set_field
+from emergence_jax.errors import StoreError
+from emergence_jax.store import load_run
+from emergence_jax.sweep import expand, run_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+
+EXPERIMENT = textwrap.dedent('''
+    from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
+                                      PopulationConfig, SweepConfig, TrainConfig, set_field)
+
+    def get_config():
+        cfg = ExperimentConfig(
+            name="tiny",
+            model=ModelConfig(depth=1, width=16, heads=2),
+            optimizer=OptimizerConfig(warmup_steps=2),
+            train=TrainConfig(steps=24, batch_size=8, eval_every=4, evals_per_chunk=2,
+                              checkpoint_every_chunks=2),
+            population=PopulationConfig(num_seeds=4),
+            sweep=SweepConfig(axes={"model.width": (16, 24)}))
+        return set_field(cfg, "task.eval_examples", 16)
+''')
+
+# Runs the sweep CLI, and SIGKILLs itself at the n-th call of a chosen step of the write protocol
+# (KILL_AT="target:n:before|after"): a metrics chunk write, a checkpoint's final rename, or a
+# metadata completion update.
+DRIVER = textwrap.dedent('''
+    import os, signal, sys
+    from emergence_jax import checkpoint, store
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    spec = os.environ.get("KILL_AT")
+    if spec:
+        target, n, when = spec.split(":")
+        n = int(n)
+        if target == "finalize":
+            from orbax.checkpoint._src.path import atomicity
+            classes = [atomicity.AtomicRenameTemporaryPath, atomicity.CommitFileTemporaryPath]
+            attr = "finalize"
+        else:
+            classes, attr = [store.RunStore], target
+        calls = [0]
+        for cls in classes:
+            original = getattr(cls, attr)
+            if target == "finalize":
+                async def wrapped(*a, _original=original, **k):
+                    calls[0] += 1
+                    if calls[0] == n and when == "before":
+                        die()
+                    result = await _original(*a, **k)
+                    if calls[0] == n and when == "after":
+                        die()
+                    return result
+            else:
+                def wrapped(*a, _original=original, **k):
+                    calls[0] += 1
+                    if calls[0] == n and when == "before":
+                        die()
+                    result = _original(*a, **k)
+                    if calls[0] == n and when == "after":
+                        die()
+                    return result
+            setattr(cls, attr, wrapped)
+
+    from emergence_jax import cli
+    sys.exit(cli.main(sys.argv[1:]))
+''')
+
+
+def _env(cache: Path) -> dict:
+    return dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(cache),
+                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    (tmp / "tiny.py").write_text(EXPERIMENT)
+    (tmp / "driver.py").write_text(DRIVER)
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def reference(workdir, tmp_path_factory):
+    """An uninterrupted sweep, written by the CLI in a subprocess (which also warms the
+    compilation cache that the kill/restart runs reuse)."""
+    cache = tmp_path_factory.mktemp("jax_cache")
+    out = workdir / "reference"
+    proc = subprocess.run([sys.executable, "-m", "emergence_jax.cli", "sweep",
+                           str(workdir / "tiny.py"), "--out", str(out)],
+                          cwd=workdir, env=_env(cache), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out, cache, proc
+
+
+def test_expand_product_zip_and_validation():
+    from emergence_jax.config import ExperimentConfig, SweepConfig
+    base = ExperimentConfig(sweep=SweepConfig(axes={"model.width": (32, 64),
+                                                    "model.depth": (1, 2)}))
+    points = expand(base)
+    assert [p.coords for p in points] == [{"model.width": 32, "model.depth": 1},
+                                          {"model.width": 32, "model.depth": 2},
+                                          {"model.width": 64, "model.depth": 1},
+                                          {"model.width": 64, "model.depth": 2}]
+    assert points[3].config.model.width == 64 and points[3].config.model.depth == 2
+    zipped = expand(set_field(base, "sweep.mode", "zip"))
+    assert [(p.config.model.width, p.config.model.depth) for p in zipped] == [(32, 1), (64, 2)]
+    assert len(expand(ExperimentConfig())) == 1 and expand(ExperimentConfig())[0].coords == {}
+    bad = set_field(base, "sweep.axes", {"model.width": (32, 30)})  # 30 % 4 heads != 0
+    with pytest.raises(ConfigError, match=r"scale point 1 \(model.width=30\).*width"):
+        expand(bad)
+    steps = expand(set_field(base, "sweep.axes", {"train.steps": (1000, 2000)}))
+    assert [p.config.train.num_evals for p in steps] == [10, 20]
+    every = set_field(base, "sweep.axes", {"train.eval_every": (100, 200)})
+    with pytest.raises(ConfigError, match=r"scale point 1 .*train.eval_every"):
+        expand(every)
+
+
+def test_uninterrupted_sweep_output(reference):
+    out, _, proc = reference
+    run = load_run(out)
+    assert run.metrics.shape == (2, 4, 6, len(run.metric_names))
+    assert run.completed.all() and np.isfinite(run.metrics).all()
+    assert run.eval_steps == [4, 8, 12, 16, 20, 24] and run.seeds == [0, 1, 2, 3]
+    assert [p["model.width"] for p in run.scale_points] == [16, 24]
+    assert run.scale_points[1]["params"] > run.scale_points[0]["params"] > 0
+    assert {"params", "non_embedding_params", "tokens", "flops"} <= set(run.scale_points[0])
+    assert run.eval_examples == 16 and run.scale_variable == "params"
+    assert "[1/2] model.width=16 | params" in proc.stderr + proc.stdout
+    assert "ood/exact_match>0.2" in proc.stderr + proc.stdout
+
+
+def test_sweep_store_opens_with_zarr_python(reference):
+    zarr = pytest.importorskip("zarr")
+    out, _, _ = reference
+    group = zarr.open_group(str(out), mode="r")
+    metrics = group["metrics"]
+    assert metrics.metadata.dimension_names == ("scale_point", "seed", "eval_step", "metric")
+    assert zarr.open_array(str(out / "diverged"), mode="r").metadata.dimension_names == (
+        "scale_point", "seed")
+    np.testing.assert_array_equal(metrics[:], load_run(out).metrics)
+    assert group.attrs["emergence_jax"]["scale_variable"] == "params"
+
+
+def test_sigkill_at_several_points_then_resume(workdir, reference):
+    ref_out, cache, _ = reference
+    out = workdir / "killed"
+    # 3 chunks per scale point; checkpoints after chunks 2 and 3 of each point.
+    kills = [
+        "write_chunk:2:after",     # point 0: second chunk written, before its checkpoint
+        "finalize:1:before",       # point 0: checkpoint files written, not yet renamed final
+        "set_completion:5:before", # point 1: checkpoint saved, completion not yet recorded
+    ]
+    cmd = [sys.executable, str(workdir / "driver.py"), "sweep", str(workdir / "tiny.py"),
+           "--out", str(out), "--no-progress"]
+    for kill in kills:
+        proc = subprocess.run(cmd, cwd=workdir, env=dict(_env(cache), KILL_AT=kill),
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == -signal.SIGKILL, (kill, proc.returncode, proc.stderr[-3000:])
+        partial = load_run(out)
+        assert not partial.completed.all()
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(cache), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "(already complete)" in proc.stdout  # point 0 finished before the last kill
+    resumed, ref = load_run(out), load_run(ref_out)
+    assert resumed.completed.all()
+    np.testing.assert_allclose(resumed.metrics, ref.metrics, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(resumed.diverged, ref.diverged)
+
+
+def test_resume_refuses_a_different_config(workdir, reference, capsys):
+    out, _, _ = reference
+    before = (out / "zarr.json").read_bytes()
+    cfg = load_experiment(workdir / "tiny.py", ["optimizer.learning_rate=0.003"])
+    with pytest.raises(StoreError, match=r"optimizer.learning_rate: 0.001 -> 0.003"):
+        run_sweep(cfg, str(out), progress=False)
+    code = cli.main(["sweep", str(workdir / "tiny.py"), "--out", str(out),
+                     "--set", "model.heads=4", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "model.heads: 2 -> 4" in err and "--overwrite" in err
+    assert "Traceback" not in err
+    assert (out / "zarr.json").read_bytes() == before  # untouched
+
+
+def test_same_config_resume_of_finished_run_trains_nothing(reference, workdir):
+    out, _, _ = reference
+    copy = workdir / "finished_copy"
+    shutil.copytree(out, copy)
+    cfg = load_experiment(workdir / "tiny.py", ["name='renamed'",
+                                                "train.checkpoint_every_chunks=3"])
+    lines = []
+    run = run_sweep(cfg, str(copy), progress=False, log=lines.append)
+    assert all("(already complete)" in line for line in lines) and len(lines) == 2
+    np.testing.assert_array_equal(run.metrics, load_run(out).metrics)
+
+
+def test_foreign_or_corrupt_run_directories(workdir, reference, capsys):
+    out, _, _ = reference
+    tiny = str(workdir / "tiny.py")
+    foreign = workdir / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("my data")
+    assert cli.main(["sweep", tiny, "--out", str(foreign), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a run store" in err and "Traceback" not in err
+    assert (foreign / "notes.txt").read_text() == "my data"
+
+    garbage = workdir / "garbage_meta"
+    shutil.copytree(out, garbage)
+    (garbage / "zarr.json").write_text("\x00\x01 not json")
+    assert cli.main(["sweep", tiny, "--out", str(garbage), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and "--overwrite" in err and "Traceback" not in err
+
+    a_file = workdir / "a_file"
+    a_file.write_text("x")
+    assert cli.main(["sweep", tiny, "--out", str(a_file), "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_truncated_checkpoint_gives_store_error_in_cli(workdir, reference, capsys):
+    out, _, _ = reference
+    damaged = workdir / "damaged_ckpt"
+    shutil.copytree(out, damaged)
+    # Mark point 1 unfinished so the sweep must restore its checkpoint, then damage it.
+    group = json.loads((damaged / "zarr.json").read_text())
+    group["attributes"]["emergence_jax"]["completion"][1] = 2
+    (damaged / "zarr.json").write_text(json.dumps(group))
+    for f in (damaged / "checkpoints" / "point_0001").rglob("*"):
+        if f.is_file() and "/d/" in str(f):
+            f.write_bytes(f.read_bytes()[:5])
+    code = cli.main(["sweep", str(workdir / "tiny.py"), "--out", str(damaged), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "damaged" in err and "Traceback" not in err
+
+
+def test_sweep_over_training_steps(workdir, reference):
+    """train.steps as an axis: points of 12 and 24 steps (3 and 6 evals, chunks of 1 and 2
+    evals). The shorter point's later evals stay NaN, final() takes each point's own last eval,
+    and a sweep killed in the longer point resumes. The 24-step point has exactly the config of
+    the reference sweep's first point (and reuses its compiled program), so its numbers match."""
+    ref_out, cache, _ = reference
+    out = workdir / "steps"
+    cmd = [sys.executable, str(workdir / "driver.py"), "sweep", str(workdir / "tiny.py"),
+           "--out", str(out), "--no-progress", "--set", 'sweep.axes={"train.steps": [12, 24]}']
+    # Point 1's second chunk is written and checkpointed (every 2 chunks); killed before its
+    # completion is recorded.
+    kill = dict(_env(cache), KILL_AT="set_completion:5:before")
+    proc = subprocess.run(cmd, cwd=workdir, env=kill, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    partial = load_run(out)
+    assert partial.completion == [3, 2] and partial.completed.tolist() == [True, False]
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(cache), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "[1/2] train.steps=12" in proc.stdout and "(already complete)" in proc.stdout
+
+    run, ref = load_run(out), load_run(ref_out)
+    assert run.completed.all() and run.completion == [3, 6] and run.num_evals == [3, 6]
+    assert run.eval_steps == [4, 8, 12, 16, 20, 24] and run.point_eval_steps(0) == [4, 8, 12]
+    assert run.meta["chunk_evals"] == 1  # gcd of the points' chunk_evals (1 and 2)
+    assert np.isfinite(run.metrics[0, :, :3]).all() and np.isnan(run.metrics[0, :, 3:]).all()
+    np.testing.assert_allclose(run.metrics[1], ref.metrics[0], rtol=1e-6, atol=1e-7)
+    loss = run.metric("train/loss")
+    np.testing.assert_array_equal(run.final("train/loss"),
+                                  np.stack([loss[0, :, 2], loss[1, :, 5]]))
+    assert run.scale_points[1]["tokens"] == 2 * run.scale_points[0]["tokens"]
+
+    # A finished run resumed with other analysis settings trains nothing.
+    cfg = load_experiment(workdir / "tiny.py", ['sweep.axes={"train.steps": [12, 24]}',
+                                                "analysis.threshold=0.7"])
+    lines = []
+    again = run_sweep(cfg, str(out), progress=False, log=lines.append)
+    assert len(lines) == 2 and all("(already complete)" in line for line in lines)
+    np.testing.assert_array_equal(again.metrics, run.metrics)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_times_then_resume(workdir, reference):
+    """Kills from outside at random moments (whatever the process is doing), several times."""
+    ref_out, cache, _ = reference
+    out = workdir / "random_kills"
+    cmd = [sys.executable, "-m", "emergence_jax.cli", "sweep", str(workdir / "tiny.py"),
+           "--out", str(out), "--no-progress"]
+    rng = random.Random(0)
+    for _ in range(5):
+        proc = subprocess.Popen(cmd, cwd=workdir, env=_env(cache), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 12.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(cache), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    np.testing.assert_allclose(load_run(out).metrics, load_run(ref_out).metrics,
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_memory_url_sweep_in_process(workdir):
+    cfg = load_experiment(workdir / "tiny.py", ["sweep.axes={}", "train.steps=8",
+                                                "population.num_seeds=2"])
+    run = run_sweep(cfg, "memory://sweep_test", progress=False, log=None)
+    assert run.completed.all() and run.metrics.shape[:3] == (1, 2, 2)

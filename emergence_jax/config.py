@@ -271,6 +271,9 @@ class AnalysisConfig:
     threshold: float = number(0.2, low=0.0, high=1.0, doc="a seed succeeds when metric > threshold")
     model: str = choice("mixture", ("mixture", "unimodal"), doc="statistical model to fit")
     method: str = choice("nuts", ("nuts", "svi"), doc="NUTS (default) or SVI for huge populations")
+    likelihood: str = choice("auto", ("auto", "betabinomial", "zoib"), doc=(
+        "auto: BetaBinomial on counts for accuracy-type metrics (the run knows the number of "
+        "evaluation examples), zoib (zero/one-inflated Beta) for continuous scores such as probes"))
     chains: int = number(4, low=1)
     warmup: int = number(500, low=0)
     samples: int = number(500, low=10)

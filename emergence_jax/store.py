@@ -389,7 +389,7 @@ class RunStore:
                           for n, d in ARRAY_DIMS.items()}
         _check_metadata(loc, meta)
         shapes = _shapes(meta)
-        p, s, e, m = shapes["metrics"]
+        p, s, _, m = shapes["metrics"]
         chunks = {"metrics": (1, s, meta["chunk_evals"], m), "diverged": (1, s),
                   "diverged_at": (1, s)}
         if loc.local is not None:

@@ -30,13 +30,9 @@ class StudyResult:
 
 
 def analysis_metric(analysis: AnalysisConfig, run) -> str:
-    """The metric to fit: ``analysis.metric`` or the task's success metric."""
-    if analysis.metric:
-        return analysis.metric
-    from emergence_jax import tasks
-    task_name = run.config.get("task", {}).get("name", "count")
-    task_cls = tasks._entry(task_name)[1]  # noqa: SLF001  (class attribute only; no instance)
-    return task_cls.success_metric
+    """The metric to fit: ``analysis.metric`` or the run's task's success metric."""
+    from emergence_jax.tasks import success_criterion
+    return analysis.metric or success_criterion(run.config)[0]
 
 
 def _same_data(fit, data) -> bool:
@@ -64,7 +60,9 @@ def fit_run(run, analysis: AnalysisConfig, fit_dir: str | Path, *, refit: bool =
         else:
             same_settings = (old.meta.get("method") == analysis.method
                              and old.meta.get("samples") == analysis.samples
-                             and old.meta.get("seed") == analysis.seed and old.model.startswith(analysis.model))
+                             and old.meta.get("seed") == analysis.seed
+                             and old.model.startswith(analysis.model)
+                             and analysis.likelihood in ("auto", old.spec.likelihood))
             if _same_data(old, data) and same_settings:
                 if log:
                     log(f"fit: re-using {fit_dir} (same data and settings)")
@@ -74,7 +72,8 @@ def fit_run(run, analysis: AnalysisConfig, fit_dir: str | Path, *, refit: bool =
             f"{len(data)} seeds ({analysis.method}, {analysis.chains} chains)")
     fit = fit_distribution(data, model=analysis.model, method=analysis.method,
                            chains=analysis.chains, warmup=analysis.warmup, samples=analysis.samples,
-                           seed=analysis.seed, threshold=analysis.threshold, progress=progress)
+                           seed=analysis.seed, threshold=analysis.threshold, progress=progress,
+                           likelihood=None if analysis.likelihood == "auto" else analysis.likelihood)
     fit.save(fit_dir)
     return fit, False
 

@@ -35,9 +35,8 @@ from emergence_jax.errors import ConfigError, StoreError
 from emergence_jax.store import (GROUP_KEY, Location, Run, RunStore, config_differences,
                                  config_fingerprint, library_versions, load_run, point_num_evals,
                                  read_metadata, write_metadata)
+from emergence_jax.tasks import success_criterion
 
-SUCCESS_METRIC = "ood/exact_match"
-SUCCESS_THRESHOLD = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,21 +113,27 @@ def _human(x: float) -> str:
 
 def point_summary(coords: dict, sizes: dict, metric_names: list[str], values: np.ndarray,
                   diverged: np.ndarray, seconds: float | None = None,
-                  evals: tuple[int, int] | None = None) -> str:
-    """One line: coordinates, params, headline metric means over seeds, success fraction,
-    divergence count and time. ``values`` is [S, M] (the last written evaluation)."""
+                  evals: tuple[int, int] | None = None,
+                  success: tuple[str, float] | None = None) -> str:
+    """One line: coordinates, params, headline metric means over seeds, success fraction
+    (``success`` = (metric, threshold)), divergence count and time. ``values`` is [S, M] (the last
+    written evaluation)."""
     parts = [_format_coords(coords), f"params {_human(float(sizes.get('params', 0)))}"]
     if evals is not None and evals[0] < evals[1]:
         parts.append(f"evals {evals[0]}/{evals[1]}")
-    for name in headline_metrics(metric_names):
+    headline = headline_metrics(metric_names)
+    if success is not None and success[0] in metric_names and success[0] not in headline:
+        headline.insert(0, success[0])
+    for name in headline:
         col = values[:, metric_names.index(name)]
         finite = col[np.isfinite(col)]
         mean = f"{finite.mean():.3f}" if finite.size else "nan"
         parts.append(f"{name} {mean}")
-    if SUCCESS_METRIC in metric_names:
-        col = values[:, metric_names.index(SUCCESS_METRIC)]
-        ok = int(np.sum(np.nan_to_num(col, nan=-1.0) > SUCCESS_THRESHOLD))
-        parts.append(f"{SUCCESS_METRIC}>{SUCCESS_THRESHOLD:g} {ok}/{len(col)}")
+    if success is not None and success[0] in metric_names:
+        metric, threshold = success
+        col = values[:, metric_names.index(metric)]
+        ok = int(np.sum(np.nan_to_num(col, nan=-np.inf) > threshold))
+        parts.append(f"{metric}>{threshold:g} {ok}/{len(col)}")
     parts.append(f"diverged {int(np.sum(diverged))}/{len(diverged)}")
     if seconds is not None:
         parts.append(f"{seconds:.1f}s")
@@ -149,7 +154,7 @@ def run_summary_lines(run: Run) -> list[str]:
         values = run.metrics[p, :, done - 1, :]
         lines.append(f"[{p + 1}/{len(run.scale_points)}] " + point_summary(
             coords, sizes, run.metric_names, values, run.diverged[p],
-            evals=(done, run.num_evals[p])))
+            evals=(done, run.num_evals[p]), success=success_criterion(run.config)))
     return lines
 
 
@@ -271,6 +276,7 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
             store = RunStore.open(loc)
 
     names = meta["metric_names"]
+    success = success_criterion(meta["config"])
     num_evals = meta["num_evals"]  # per point
     every = cfg.train.checkpoint_every_chunks
     total_points = len(points)
@@ -295,7 +301,8 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
                 run_values = store.arrays["metrics"][p, :, last, :].read().result()
                 div = store.arrays["diverged"][p, :].read().result()
                 emit(f"{tag} " + point_summary(point.coords, meta["scale_points"][p]["sizes"],
-                                               names, np.asarray(run_values), np.asarray(div))
+                                               names, np.asarray(run_values), np.asarray(div),
+                                               success=success)
                      + " (already complete)")
                 continue
             start = time.perf_counter()
@@ -310,7 +317,7 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
             final = np.asarray(store.arrays["metrics"][p, :, last, :].read().result())
             emit(f"{tag} " + point_summary(point.coords, meta["scale_points"][p]["sizes"], names,
                                            final, pop.seed_status(state)["diverged"],
-                                           seconds=time.perf_counter() - start))
+                                           seconds=time.perf_counter() - start, success=success))
             del state
     finally:
         if bar is not None:

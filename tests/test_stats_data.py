@@ -89,3 +89,26 @@ def test_curves_pivot():
     seeds, scales, table = d.curves()
     np.testing.assert_array_equal(seeds, [0, 1])
     np.testing.assert_array_equal(table, [[0.1, 0.2], [0.3, 0.4]])
+
+
+def test_from_run_points_with_different_numbers_of_evals():
+    """A sweep over train.steps: point 0 has 2 evals, point 1 has 3 (entries past a point's end are
+    NaN). Every seed of the shorter point is kept, read at its own last eval."""
+    from emergence_jax.stats.emergence import emergence_from_run
+    run = FakeRun()
+    run.num_evals = [2, 3, 3]
+    run.metrics[0, :, 2, :] = np.nan
+    run.metrics[1, 2, 2, 1] = 0.4
+    d = SeedData.from_run(run, "ood/exact_match", verbose=False)
+    assert d.excluded == 1                     # only the flagged diverged seed
+    assert len(d) == 8 - 1
+    np.testing.assert_allclose(d.value[d.scale == 1e5], run.metrics[0, 1:, 1, 1])
+    np.testing.assert_allclose(d.value[d.scale == 2e5], run.metrics[1, :, 2, 1])
+    d100 = SeedData.from_run(run, "ood/exact_match", eval_step=200, verbose=False)
+    np.testing.assert_allclose(d100.value[d100.scale == 1e5], run.metrics[0, 1:, 1, 1])
+    with pytest.raises(DataError, match="scale point 0"):
+        SeedData.from_run(run, "ood/exact_match", eval_step=300, verbose=False)
+    size, time, event = emergence_from_run(run, "ood/exact_match", threshold=0.5)
+    assert (size == 1e5).sum() == 3 and (size == 2e5).sum() == 4
+    assert time[size == 1e5].max() <= 200      # censored at the point's own last eval
+    assert np.all(time[(size == 1e5) & ~event] == 200)

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from emergence_jax.stats.emergence import emergence_steps, fit_aft, kaplan_meier
 from emergence_jax.stats.simulate import simulate_emergence_times

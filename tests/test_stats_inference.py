@@ -30,7 +30,6 @@ def test_psis_loo_matches_arviz_and_weights():
     ll = rng.normal(-1.0, 0.3, size=(2000, 30)) - rng.gamma(1.0, 0.5, size=(1, 30))
     ours = inference.psis_loo(ll)
     az = pytest.importorskip("arviz")
-    import xarray as xr
     idata = az.from_dict(log_likelihood={"y": ll.reshape(1, 2000, 30)},
                          posterior={"m": rng.normal(size=(1, 2000))})
     ref = az.loo(idata, pointwise=True)

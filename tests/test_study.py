@@ -3,7 +3,6 @@ report whose numbers match the run; rerunning resumes (nothing retrained, fit re
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """ioi task: generator against a plain-Python reference, oracle/chance metrics, config errors."""
 
 import math
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -154,18 +153,3 @@ def test_config_rejects_bad_values(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         apply_overrides(ExperimentConfig(task=IOIConfig()), [override])
 
-
-def test_experiment_config_trains():
-    """experiments/ioi.py loads, and a tiny version trains and evaluates in a Population."""
-    from emergence_jax.config import load_experiment
-    from emergence_jax.population import Population
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ioi.py"
-    cfg = load_experiment(path, [
-        "model.depth=1", "model.width=16", "model.heads=2", "train.steps=2", "train.eval_every=2",
-        "train.batch_size=4", "population.num_seeds=1", "task.eval_examples=8",
-        "task.probe_examples=4"])
-    pop = Population(cfg)
-    _, metrics = pop.train()
-    assert pop.task.success_metric in metrics
-    assert {"baba/logit_diff", "abba/io_attention_max", "probe/duplicate_token_max"} <= set(metrics)
-    assert all(np.isfinite(v).all() for v in metrics.values())

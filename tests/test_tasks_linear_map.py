@@ -2,7 +2,6 @@
 pattern, oracle/chance metrics, config errors."""
 
 import math
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -95,18 +94,3 @@ def test_config_rejects_bad_values(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         apply_overrides(ExperimentConfig(task=LinearMapConfig()), [override])
 
-
-def test_experiment_config_trains():
-    """experiments/linear_map.py loads, and a tiny version trains and evaluates in a Population."""
-    from emergence_jax.config import load_experiment
-    from emergence_jax.population import Population
-    path = Path(__file__).resolve().parents[1] / "experiments" / "linear_map.py"
-    cfg = load_experiment(path, [
-        "model.depth=1", "model.width=16", "model.heads=2", "train.steps=2", "train.eval_every=2",
-        "train.batch_size=4", "population.num_seeds=1", "task.eval_examples=8",
-        "task.probe_examples=4"])
-    pop = Population(cfg)
-    _, metrics = pop.train()
-    assert pop.task.success_metric in metrics
-    assert {"test/loss_pos7", "probe/ground_truth_max", "probe/entropy_L0H0"} <= set(metrics)
-    assert all(np.isfinite(v).all() for v in metrics.values())

@@ -242,7 +242,8 @@ class SeedData:
                  eval_step: int | None = None, verbose: bool = True) -> "SeedData":
         """Reads one metric from a run store (``emergence_jax.load_run(path)``).
 
-        Uses the final eval step unless ``eval_step`` names one, only completed scale points, and the
+        Uses each scale point's own final eval step (points may have different numbers of evaluations,
+        ``run.num_evals``) unless ``eval_step`` names one, only completed scale points, and the
         run's ``scale_variable`` (e.g. "params") unless another derived size is named. Diverged seeds
         and NaN metrics are dropped; their count is printed (``verbose``) and kept in ``excluded``."""
         names = list(run.metric_names)
@@ -250,12 +251,14 @@ class SeedData:
             raise DataError(f"metric {metric!r} is not in this run; metrics: {', '.join(names)}")
         m = names.index(metric)
         steps = list(run.eval_steps)
-        if eval_step is None:
-            t = len(steps) - 1
-        else:
+        # scale points may have different numbers of evaluations (a sweep over train.steps): point
+        # p's eval steps are steps[:num_evals[p]] and later entries are NaN
+        num_evals = list(getattr(run, "num_evals", None) or [len(steps)] * len(run.scale_points))
+        t_fixed = None
+        if eval_step is not None:
             if eval_step not in steps:
                 raise DataError(f"eval step {eval_step} not recorded; steps: {steps}")
-            t = steps.index(eval_step)
+            t_fixed = steps.index(eval_step)
         var = scale_variable or run.scale_variable
         metrics = np.asarray(run.metrics, np.float64)
         diverged = np.asarray(run.diverged, bool)
@@ -273,6 +276,16 @@ class SeedData:
             s = float(point[var])
             if not (math.isfinite(s) and s > 0):
                 raise DataError(f"scale point {p}: {var} = {s!r} is not a positive number")
+            n_p = int(num_evals[p])
+            if n_p < 1:
+                raise DataError(f"scale point {p} is marked completed but has no evaluations")
+            if t_fixed is None:
+                t = n_p - 1
+            elif t_fixed >= n_p:
+                raise DataError(f"eval step {eval_step} is past the end of scale point {p} "
+                                f"({var} = {s:g}), whose last eval step is {steps[n_p - 1]}")
+            else:
+                t = t_fixed
             vals = metrics[p, :, t, m]
             bad = diverged[p] | ~np.isfinite(vals)
             excluded += int(bad.sum())

@@ -115,19 +115,29 @@ def fit_aft(size, time, event, *, chains: int = 2, warmup: int = 300, samples: i
 
 def emergence_from_run(run, metric: str, threshold: float, scale_variable: str | None = None):
     """Per-seed (size, time, event) from a run store's learning curves (completed points, non-diverged
-    seeds)."""
+    seeds). Each point uses its own evaluations (``run.num_evals``); a seed that has not emerged is
+    censored at its point's last eval step."""
     names = list(run.metric_names)
     if metric not in names:
         raise DataError(f"metric {metric!r} is not in this run; metrics: {', '.join(names)}")
     m = names.index(metric)
     var = scale_variable or run.scale_variable
+    steps = list(run.eval_steps)
+    # points may have different numbers of evaluations: point p's curve is steps[:num_evals[p]]
+    # (censored at its own last eval step); later entries are NaN
+    num_evals = list(getattr(run, "num_evals", None) or [len(steps)] * len(run.scale_points))
+    metrics = np.asarray(run.metrics)
+    diverged = np.asarray(run.diverged)
     sizes, times, events = [], [], []
     for p, point in enumerate(run.scale_points):
         if not run.completed[p]:
             continue
-        curves = np.asarray(run.metrics)[p, :, :, m]
-        keep = ~np.asarray(run.diverged)[p] & np.isfinite(curves).all(-1)
-        t, e = emergence_steps(curves[keep], run.eval_steps, threshold)
+        n = int(num_evals[p])
+        if n < 1:
+            continue
+        curves = metrics[p, :, :n, m]
+        keep = ~diverged[p] & np.isfinite(curves).all(-1)
+        t, e = emergence_steps(curves[keep], steps[:n], threshold)
         sizes.extend([float(point[var])] * int(keep.sum()))
         times.extend(t.tolist())
         events.extend(e.tolist())

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -123,14 +122,21 @@ def _nuts_diagnostics(grouped: dict, diverging: np.ndarray, chains: int, warmup:
 
 
 _RUNNERS: dict = {}
+DENSE_MAX = 60   # dense mass matrix up to this many unconstrained parameters, diagonal beyond
 
 
 def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: int, chunk: int,
             target_accept: float, max_tree_depth: int, method: str):
-    """Compiled NUTS pieces (vectorised over chains): init(keys, z, args) and advance(state, args)
-    -> (state, (z, diverging)) for ``chunk`` transitions. Cached, so fits of other data with the
-    same model and shapes reuse the compiled program (compilation dominates small fits)."""
+    """Compiled pieces, cached so fits of other data with the same model and shapes reuse them
+    (compilation dominates fits of modest size):
+
+    * ``value_and_grad(flat, args)``: potential energy and gradient at a flat unconstrained point
+      (for the MAP / Laplace start);
+    * ``init(keys, z, inverse_mass_matrix, args)``: NUTS states, vectorised over chains;
+    * ``advance(state, args) -> (state, (z, diverging))``: ``chunk`` transitions.
+    """
     import jax
+    from jax.flatten_util import ravel_pytree
     from numpyro.infer import init_to_median
     from numpyro.infer.hmc import hmc
     from numpyro.infer.util import initialize_model
@@ -142,11 +148,16 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     info = initialize_model(jax.random.PRNGKey(0), model, model_args=args, dynamic_args=True,
                             init_strategy=init_to_median)
     pe_gen, post_gen = info.potential_fn, info.postprocess_fn
+    z_proto = info.param_info.z
+    flat0, unravel = ravel_pytree(z_proto)
+    size = int(flat0.size)
+    dense = size <= DENSE_MAX
     init_kernel, sample_kernel = hmc(potential_fn_gen=pe_gen, algo="NUTS")
 
-    def init_one(rng, z, args):
-        return init_kernel(z, warmup, target_accept_prob=target_accept,
-                           max_tree_depth=max_tree_depth, model_args=args, rng_key=rng)
+    def init_one(rng, z, imm, args):
+        return init_kernel(z, warmup, inverse_mass_matrix=imm, dense_mass=dense,
+                           target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
+                           model_args=args, rng_key=rng)
 
     def advance_one(state, args):
         def body(st, _):
@@ -154,13 +165,18 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
             return st, (post_gen(*args)(st.z), st.diverging)
         return jax.lax.scan(body, state, None, length=chunk)
 
+    @jax.jit
+    def value_and_grad(flat, args):
+        return jax.value_and_grad(lambda v: pe_gen(*args)(unravel(v)))(flat)
+
     if method == "parallel":
-        init = jax.pmap(init_one, in_axes=(0, 0, None))
+        init = jax.pmap(init_one, in_axes=(0, 0, None, None))
         advance = jax.pmap(advance_one, in_axes=(0, None))
     else:
-        init = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None)))
+        init = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None)))
         advance = jax.jit(jax.vmap(advance_one, in_axes=(0, None)))
-    out = (init, advance, info.param_info.z)
+    out = dict(init=init, advance=advance, value_and_grad=value_and_grad, unravel=unravel,
+               size=size, dense=dense)
     if cache_key is not None:
         if len(_RUNNERS) > 32:
             _RUNNERS.clear()
@@ -168,17 +184,67 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     return out
 
 
+def _laplace(value_and_grad: Callable, args: tuple, flat0: np.ndarray, max_iter: int = 200
+             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Posterior mode in the unconstrained space (BFGS from ``flat0``) and the covariance of the
+    Laplace approximation there (inverse of a central-difference Hessian of the potential).
+    Returns None when no finite mode with a positive-definite Hessian is found."""
+    import warnings
+
+    from scipy.optimize import minimize
+
+    def fun(v):
+        val, grad = value_and_grad(np.asarray(v, np.float32), args)
+        val, grad = float(val), np.asarray(grad, np.float64)
+        if not (math.isfinite(val) and np.all(np.isfinite(grad))):
+            return 1e30, np.zeros_like(grad)
+        return val, grad
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = minimize(fun, np.asarray(flat0, np.float64), jac=True, method="BFGS",
+                       options={"maxiter": max_iter, "gtol": 1e-3})
+    mode = np.asarray(res.x, np.float64)
+    if not (np.all(np.isfinite(mode)) and fun(mode)[0] < 1e30):
+        return None
+    D = mode.size
+    hinv = np.asarray(getattr(res, "hess_inv", np.eye(D)), np.float64)
+    sd = np.sqrt(np.clip(np.diag(hinv), 1e-8, 1e2)) if hinv.shape == (D, D) else np.ones(D)
+    H = np.empty((D, D))
+    for i in range(D):
+        h = 0.1 * sd[i]
+        e = np.zeros(D)
+        e[i] = h
+        H[:, i] = (fun(mode + e)[1] - fun(mode - e)[1]) / (2 * h)
+    H = 0.5 * (H + H.T)
+    if not np.all(np.isfinite(H)):
+        return None
+    evals, evecs = np.linalg.eigh(H)
+    if evals.min() <= 0:
+        return None
+    cov = (evecs / evals) @ evecs.T
+    return mode, 0.5 * (cov + cov.T)
+
+
 def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int = 4,
              warmup: int = 500, samples: int = 500, seed: int = 0, progress: bool = True,
              init_values: dict | None = None, target_accept: float = 0.85,
-             max_tree_depth: int = 8) -> tuple[dict, Diagnostics]:
+             max_tree_depth: int = 8, laplace_init: bool = True) -> tuple[dict, Diagnostics]:
     """NUTS (NumPyro's kernel) for ``chains`` chains; returns (draws {site: [chains*samples, ...]}
-    including deterministic sites, diagnostics). The chains start from ``init_values`` (constrained
-    space, e.g. a data-driven guess) jittered in the unconstrained space, or from the prior median.
-    ``cache_key`` (hashable, identifying the model) lets later fits reuse the compiled sampler."""
+    including deterministic sites, diagnostics).
+
+    Start: from ``init_values`` (constrained space, e.g. a data-driven guess) or the prior median,
+    the posterior mode is found (BFGS in the unconstrained space) and the chains start from
+    independent draws of the Laplace approximation there, with its covariance as the initial
+    (dense) inverse mass matrix; warmup then adapts step size and mass matrix as usual. Without a
+    usable mode (``laplace_init=False``, or a non-finite / non-positive-definite Hessian) the chains
+    start from the guess jittered in the unconstrained space with a unit mass matrix. A dense mass
+    matrix is used up to ``DENSE_MAX`` parameters. ``cache_key`` (hashable, identifying the model)
+    lets later fits reuse the compiled sampler."""
     import time
 
     import jax
+    from jax.flatten_util import ravel_pytree
     from numpyro.infer import init_to_median, init_to_value
     from numpyro.infer.util import initialize_model
 
@@ -188,20 +254,26 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     chunk = math.gcd(warmup, samples) if warmup else samples
     while chunk > 100 and chunk % 2 == 0:
         chunk //= 2
-    init, advance, _ = _runner(model, args, cache_key, chains, warmup, chunk, target_accept,
-                               max_tree_depth, method)
+    r = _runner(model, args, cache_key, chains, warmup, chunk, target_accept, max_tree_depth,
+                method)
     rng = jax.random.PRNGKey(seed)
     rng_init, rng_jit, rng_run = jax.random.split(rng, 3)
     strategy = init_to_value(values=init_values) if init_values is not None else init_to_median
     info = initialize_model(rng_init, model, model_args=args, init_strategy=strategy)
-    z0 = info.param_info.z
-    keys = jax.random.split(rng_jit, len(z0))
-    z = {}
-    for (name, val), kk in zip(sorted(z0.items()), keys):
-        val = np.asarray(val)
-        jitter = 0.3 * np.asarray(jax.random.normal(kk, (chains,) + val.shape))
-        z[name] = (val[None] + jitter).astype(val.dtype)
-    state = init(jax.random.split(rng_run, chains), z, args)
+    flat0 = np.asarray(ravel_pytree(info.param_info.z)[0], np.float64)
+    D = flat0.size
+    lap = _laplace(r["value_and_grad"], args, flat0) if laplace_init else None
+    noise = np.asarray(jax.random.normal(rng_jit, (chains, D)), np.float64)
+    if lap is not None:
+        mode, cov = lap
+        starts = mode[None] + noise @ np.linalg.cholesky(cov + 1e-10 * np.eye(D)).T
+        imm = cov if r["dense"] else np.diag(cov)
+    else:
+        starts = flat0[None] + 0.3 * noise
+        imm = np.eye(D) if r["dense"] else np.ones(D)
+    zs = [r["unravel"](np.asarray(s, np.float32)) for s in starts]
+    z = jax.tree_util.tree_map(lambda *v: np.stack([np.asarray(x) for x in v]), *zs)
+    state = r["init"](jax.random.split(rng_run, chains), z, np.asarray(imm, np.float32), args)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -209,7 +281,7 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     kept, div = [], []
     done = 0
     while done < total:
-        state, (zs, d) = advance(state, args)
+        state, (zs, d) = r["advance"](state, args)
         if done >= warmup:
             kept.append(jax.device_get(zs))
             div.append(np.asarray(d))

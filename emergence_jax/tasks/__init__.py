@@ -38,5 +38,13 @@ def make_task(config):
     return _entry(config.name)[1](config)
 
 
+def success_criterion(config: dict) -> tuple[str, float]:
+    """(metric, threshold) that decides whether a seed succeeded, from a config dict
+    (``config.to_dict``): ``analysis.metric`` when set, else the task's ``success_metric``."""
+    analysis = config.get("analysis", {})
+    metric = analysis.get("metric") or _entry(config.get("task", {}).get("name", "count"))[1].success_metric
+    return metric, float(analysis.get("threshold", 0.2))
+
+
 def names() -> list[str]:
     return sorted(REGISTRY)

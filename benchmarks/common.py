@@ -23,6 +23,8 @@ def machine() -> dict:
         "python": platform.python_version(),
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),
+        # Other work on the machine skews CPU timings; the 1/5/15-minute load average says how much.
+        "load_average": list(os.getloadavg()),
     }
 
 

@@ -6,7 +6,9 @@
 For a fixed model (count task, width 64, depth 2 by default) it times the steady-state chunk (after
 compilation) of an S-seed population, and of a 1-seed population run S times one after another
 (the sequential baseline: its per-seed rate does not depend on S, so it is measured once on
-``--sequential-seeds`` seeds). It reports seed-steps/s, training tokens/s, the speed-up, and memory:
+``--sequential-seeds`` seeds). The population uses every device JAX sees; on a CPU, expose one
+device per core with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` (the
+``emergence-jax`` command does this by default) so that seeds run on all cores at once. It reports seed-steps/s, training tokens/s, the speed-up, and memory:
 XLA's compiled memory analysis of the chunk (arguments + temporaries, any backend) and, on GPU, the
 device's peak bytes in use. Writes benchmarks/results/population_throughput_<platform>.json.
 """
@@ -25,16 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_results  # noqa: E402
 
 from emergence_jax.config import ExperimentConfig, apply_overrides  # noqa: E402
+from emergence_jax.distributed import seed_mesh  # noqa: E402
 from emergence_jax.population import Population  # noqa: E402
 
 
-def make_population(num_seeds: int, args) -> Population:
+def make_population(num_seeds: int, args, mesh=None) -> Population:
     cfg = apply_overrides(ExperimentConfig(), [
         f"model.width={args.width}", f"model.depth={args.depth}", "model.heads=4",
         f"train.steps={args.steps * 2}", f"train.eval_every={args.steps}", "train.evals_per_chunk=1",
         f"train.batch_size={args.batch_size}", f"population.num_seeds={num_seeds}",
-        f"model.dtype={args.dtype}"])
-    return Population(cfg)
+        f"model.dtype={args.dtype}", f"population.seed_group={args.seed_group}"])
+    return Population(cfg, mesh=mesh)
 
 
 def time_chunks(pop: Population, repeats: int) -> tuple[float, dict]:
@@ -68,9 +71,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--sequential-seeds", type=int, default=4)
+    parser.add_argument("--seed-group", type=int, default=0,
+                        help="population.seed_group: seeds vectorised together (0 = all)")
     args = parser.parse_args()
 
-    single = make_population(1, args)
+    # The baseline is one seed on one device, as a user would run seeds one after another.
+    single = make_population(1, args, mesh=seed_mesh(jax.devices()[:1]))
     tokens_per_seed_step = args.batch_size * single.task.seq_len
     # Sequential baseline: one compiled 1-seed program, seeds one after another.
     seconds, seq_memory = time_chunks(single, args.repeats * args.sequential_seeds)

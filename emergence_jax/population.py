@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import PartitionSpec
 
 from emergence_jax import distributed
 from emergence_jax.config import ExperimentConfig, validate
@@ -179,12 +180,17 @@ class Population:
         self.cfg = validate(cfg)
         self.task = make_task(self.cfg.task)
         self.fns = make_seed_fns(self.cfg, self.task)
-        self.mesh = distributed.seed_mesh() if mesh is None else mesh
         p = self.cfg.population
         if seed_ids is None:
             seed_ids = np.arange(p.first_seed, p.first_seed + p.num_seeds)
         self.seed_ids = np.asarray(seed_ids, dtype=np.int64)
         self.num_seeds = len(self.seed_ids)
+        if mesh is None:
+            devices = jax.devices()
+            if jax.process_count() == 1:  # fewer seeds than devices: no device computes padding
+                devices = devices[: self.num_seeds]
+            mesh = distributed.seed_mesh(devices)
+        self.mesh = mesh
         self.padded_seeds = distributed.padded_size(self.num_seeds, self.mesh)
         pad = self.padded_seeds - self.num_seeds
         # Padding seeds get ids past the real ones; they are computed and then dropped.
@@ -196,11 +202,26 @@ class Population:
             self.task.eval_sets(jax.random.PRNGKey(self.cfg.task.eval_seed)), rep)
         self._init = jax.jit(jax.vmap(self.fns.init), in_shardings=(shard, shard, shard),
                              out_shardings=shard)
-        self._chunk = jax.jit(jax.vmap(self.fns.chunk, in_axes=(0, None)),
-                              in_shardings=(shard, rep), out_shardings=(shard, shard),
-                              donate_argnums=(0,))
+        self._chunk = jax.jit(self._sharded_chunk, in_shardings=(shard, rep),
+                              out_shardings=(shard, shard), donate_argnums=(0,))
         self.chunk_steps = self.cfg.train.eval_every * self.cfg.train.chunk_evals
         self.num_chunks = self.cfg.train.steps // self.chunk_steps
+
+    def _local_chunk(self, states: PopulationState, eval_sets):
+        """One chunk for the seeds held by one device: all at once (vmap), or in groups of
+        ``population.seed_group`` seeds one after another (lax.map over vmapped groups)."""
+        group = self.cfg.population.seed_group
+        one_seed = lambda s: self.fns.chunk(s, eval_sets)  # noqa: E731
+        if group == 0 or group >= states.step.shape[0]:
+            return jax.vmap(one_seed)(states)
+        return jax.lax.map(one_seed, states, batch_size=group)
+
+    def _sharded_chunk(self, states: PopulationState, eval_sets):
+        # shard_map makes the per-device program explicit: each device runs _local_chunk on its
+        # own seeds, with no communication between devices.
+        spec = PartitionSpec(distributed.SEED_AXIS)
+        return jax.shard_map(self._local_chunk, mesh=self.mesh, in_specs=(spec, PartitionSpec()),
+                             out_specs=(spec, spec))(states, eval_sets)
 
     # ------------------------------------------------------------------ state
     def init(self) -> PopulationState:

@@ -102,13 +102,20 @@ def _scale_grid(scales: np.ndarray, n: int = 60) -> np.ndarray:
     return np.exp(np.linspace(lo - pad, hi + pad, n))
 
 
-def plot_distributions(run, fit, metric, threshold, rows, path):
+def _panel_grid(n: int, **shared):
+    """A figure with one panel per scale point, at most four per row; unused panels hidden."""
     plt = _pyplot()
-    n = len(rows)
     cols = min(n, 4)
     nrows = int(math.ceil(n / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 3.0 * nrows), squeeze=False,
-                             sharex=True, constrained_layout=True)
+                             constrained_layout=True, **shared)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return plt, fig, axes
+
+
+def plot_distributions(run, fit, metric, threshold, rows, path):
+    plt, fig, axes = _panel_grid(len(rows), sharex=True)
     final = run.final(metric)
     grid = np.linspace(0.0, 1.0, 201)
     bins = np.linspace(0.0, 1.0, 21)
@@ -131,8 +138,6 @@ def plot_distributions(run, fit, metric, threshold, rows, path):
         ax.set_title(_point_label(run.scale_points[p], run.scale_variable), fontsize=9)
         ax.set_xlabel(f"{metric} (final)")
         ax.set_ylabel("density of seeds")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
     # Seeds pile up near the ends of [0, 1]; the middle of the first panel is the emptiest place.
     axes.flat[0].legend(fontsize=7, loc="center")
     fig.suptitle(f"Seed distribution of {metric} at each scale", fontsize=11)
@@ -189,12 +194,7 @@ def plot_success_mean(run, fit_rows, rows, metric, path):
 def _curve_panels(run, rows, path, title, ylabel, series, legend: dict[str, str]):
     """One panel per scale point; ``series(p)`` yields (curve [E], color) pairs; ``legend`` maps
     labels to colours for a legend on the first panel."""
-    plt = _pyplot()
-    n = len(rows)
-    cols = min(n, 4)
-    nrows = int(math.ceil(n / cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 3.0 * nrows), squeeze=False,
-                             sharey=True, constrained_layout=True)
+    plt, fig, axes = _panel_grid(len(rows), sharey=True)
     steps = np.asarray(run.eval_steps)
     for ax, row in zip(axes.flat, rows):
         p = row["scale_point"]
@@ -203,8 +203,6 @@ def _curve_panels(run, rows, path, title, ylabel, series, legend: dict[str, str]
         ax.set_title(_point_label(run.scale_points[p], run.scale_variable), fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
     handles = [plt.Line2D([], [], color=c, lw=2, label=label) for label, c in legend.items()]
     axes.flat[0].legend(handles=handles, fontsize=7, loc="best")
     fig.suptitle(title, fontsize=11)

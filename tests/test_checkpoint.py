@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent('''
             name="ckpt", model=ModelConfig(depth=1, width=16, heads=2),
             optimizer=OptimizerConfig(warmup_steps=2),
             train=TrainConfig(steps=16, batch_size=8, eval_every=4, evals_per_chunk=2),
-            population=PopulationConfig(num_seeds=3))
+            population=PopulationConfig(num_seeds=5))
         return validate(set_field(cfg, "task.eval_examples", 16))
 
     def save(pop, ckpt_dir, ref_path):
@@ -72,7 +72,7 @@ def _load(path: Path) -> dict:
 def _assert_same(a: dict, b: dict) -> None:
     assert sorted(a) == sorted(b)
     for k in a:
-        assert a[k].shape == (3, 2), (k, a[k].shape)  # the 3 real seeds, 2 evals per chunk
+        assert a[k].shape == (5, 2), (k, a[k].shape)  # the 5 real seeds, 2 evals per chunk
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
@@ -81,7 +81,7 @@ def device_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ckpt")
     cache = tmp_path_factory.mktemp("jax_cache")
     (tmp / "ckpt_script.py").write_text(SCRIPT)
-    # 4 devices (3 seeds padded to 4): save after chunk 1, reference chunk 2.
+    # 4 devices (5 seeds padded to 8): save after chunk 1, reference chunk 2.
     _run(tmp, 4, "save", "ck4", "ref4.npz", cache=cache)
     # 1 device: restore the 4-device checkpoint; save its own checkpoint and reference.
     _run(tmp, 1, "restore", "ck4", "r4to1.npz", "save", "ck1", "ref1.npz", cache=cache)
@@ -112,9 +112,9 @@ def test_checkpoint_holds_only_real_seeds_and_restores_here(device_runs):
     pop = _population()
     ckpt = PopulationCheckpointer(str(device_runs / "ck4"))
     assert ckpt.latest_step() == pop.chunk_steps
-    state = ckpt.restore(pop)  # saved from a 4-seed padded population, restored with 3 + padding
+    state = ckpt.restore(pop)  # saved from an 8-seed padded population, restored with 5 + padding
     assert all(x.shape[0] == pop.padded_seeds for x in jax.tree_util.tree_leaves(state))
-    assert np.asarray(state.seed_id)[: pop.num_seeds].tolist() == [0, 1, 2]
+    assert np.asarray(state.seed_id)[: pop.num_seeds].tolist() == [0, 1, 2, 3, 4]
     assert pop.steps_done(state) == pop.chunk_steps
 
 

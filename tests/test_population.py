@@ -148,3 +148,12 @@ def test_finite_dataset_draws_from_a_fixed_pool_per_seed():
     _, metrics = pop.train()
     # Memorising 5 examples drives the training loss far below the held-out loss.
     assert np.all(metrics["train/loss"][:, -1] < metrics["id/loss"][:, -1])
+
+
+def test_seed_groups_give_the_same_results(population_of_eight):
+    pop8, state8, metrics8 = population_of_eight
+    grouped = Population(tiny("population.num_seeds=8", "population.seed_group=1"))
+    state, metrics = grouped.train()
+    for name in pop8.metric_names:
+        np.testing.assert_allclose(metrics[name], metrics8[name], rtol=2e-4, atol=2e-5)
+    assert_trees_close(state.params, state8.params, rtol=2e-4, atol=2e-5)

@@ -592,15 +592,24 @@ def _versions() -> dict:
             "platform": platform.platform()}
 
 
-def _posterior(data: SeedData, model: str, method: str, *, chains, warmup, samples, seed,
-               chance, threshold, progress, svi_steps, likelihood):
+_POINTWISE: dict = {}   # compiled pointwise log-likelihood per model spec
+
+
+def _posterior(data: SeedData, model: str, method: str, **kw):
+    from emergence_jax.stats.inference import float64
+    with float64():
+        return _posterior64(data, model, method, **kw)
+
+
+def _posterior64(data: SeedData, model: str, method: str, *, chains, warmup, samples, seed,
+                 chance, threshold, progress, svi_steps, likelihood):
     import jax
     import jax.numpy as jnp
 
     from emergence_jax.stats import inference, mixture
     spec, prep = mixture.prepare(data, model, chance=chance, likelihood=likelihood)
     model_fn = mixture.make_model(spec)
-    args = tuple(jnp.asarray(v) for v in prep.arrays().values())
+    args = inference._as_float64(tuple(prep.arrays().values()))
     init = mixture.init_values(data, spec, threshold)
     if method == "nuts":
         draws, diag = inference.run_nuts(model_fn, args, cache_key=spec, chains=chains,
@@ -613,18 +622,17 @@ def _posterior(data: SeedData, model: str, method: str, *, chains, warmup, sampl
     else:
         raise DataError(f"unknown method {method!r}; choose nuts or svi")
     params = mixture.canonical_params(draws, spec)
-    d = {k: jnp.asarray(v) for k, v in prep.arrays().items()}
-    pj = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    d = dict(zip(prep.arrays(), args))
+    pj = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
 
     parts = spec.kind == "mixture"
-
-    @jax.jit
-    def pointwise(pj):
-        return jax.vmap(lambda p: mixture.row_loglik(p, d, spec, return_parts=parts))(pj)
+    if spec not in _POINTWISE:
+        _POINTWISE[spec] = jax.jit(lambda pj, d: jax.vmap(
+            lambda p: mixture.row_loglik(p, d, spec, return_parts=parts))(pj))
     if parts:
-        total, a, b = pointwise(pj)
+        total, a, b = _POINTWISE[spec](pj, d)
     else:
-        total = pointwise(pj)
+        total = _POINTWISE[spec](pj, d)
     ll = np.asarray(total, np.float64)[:, :prep.n_unique]
     seed_prob = None
     if spec.kind == "mixture":

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Diagnostics", "run_nuts", "run_svi", "psis_loo", "waic", "compare_loo", "chain_method",
+__all__ = ["Diagnostics", "run_nuts", "run_svi", "float64", "psis_loo", "waic", "compare_loo", "chain_method",
            "psis_smooth", "RHAT_MAX", "ESS_MIN", "DIVERGENT_MAX"]
 
 RHAT_MAX = 1.05
@@ -121,6 +121,29 @@ def _nuts_diagnostics(grouped: dict, diverging: np.ndarray, chains: int, warmup:
                        num_samples=samples, num_warmup=warmup, worst_parameter=worst)
 
 
+def float64():
+    """Context in which the fits trace and run their programs in float64.
+
+    The likelihood is a multiplicity-weighted sum over unique rows, and each BetaBinomial term is a
+    difference of log-gamma values of a few hundred; in float32 their rounding error (up to ~4e-4
+    per ``gammaln``) is multiplied by the row's multiplicity, so with thousands of seeds the
+    potential energy carries a non-smooth error of order one nat. NUTS then cannot reach its
+    target acceptance except with tiny steps (step sizes differing by 30x between chains, trees
+    at maximum depth), and the time grows with the number of seeds. In float64 that error is
+    ~1e-9. Only the fits switch precision; the rest of the package keeps float32."""
+    import jax
+    return jax.enable_x64(True)
+
+
+def _as_float64(args: tuple) -> tuple:
+    import jax.numpy as jnp
+    out = []
+    for a in args:
+        a = jnp.asarray(a)
+        out.append(a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a)
+    return tuple(out)
+
+
 _RUNNERS: dict = {}
 DENSE_MAX = 60   # dense mass matrix up to this many unconstrained parameters, diagonal beyond
 
@@ -139,16 +162,16 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     from jax.flatten_util import ravel_pytree
     from numpyro.infer import init_to_median
     from numpyro.infer.hmc import hmc
-    from numpyro.infer.util import initialize_model
+    from numpyro.infer.util import get_potential_fn
 
     shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
     key = (cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method, shapes)
     if cache_key is not None and key in _RUNNERS:
         return _RUNNERS[key]
-    info = initialize_model(jax.random.PRNGKey(0), model, model_args=args, dynamic_args=True,
-                            init_strategy=init_to_median)
-    pe_gen, post_gen = info.potential_fn, info.postprocess_fn
-    z_proto = info.param_info.z
+    inv_transforms, replay, z_proto = _trace_model(model, args, init_to_median,
+                                                   jax.random.PRNGKey(0))
+    pe_gen, post_gen = get_potential_fn(model, inv_transforms, replay_model=replay,
+                                        dynamic_args=True, model_args=args)
     flat0, unravel = ravel_pytree(z_proto)
     size = int(flat0.size)
     dense = size <= DENSE_MAX
@@ -184,6 +207,20 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     return out
 
 
+def _trace_model(model: Callable, args: tuple, strategy: Callable, rng) -> tuple:
+    """Runs the model once (eagerly, no compilation) with sample sites set by ``strategy``; returns
+    (inverse transforms, replay flag, unconstrained values of the latent sites). A cheap stand-in
+    for ``numpyro.infer.util.initialize_model``, whose validity search compiles a program."""
+    from numpyro.handlers import seed, substitute
+    from numpyro.infer.util import _get_model_transforms, transform_fn
+    sub = substitute(seed(model, rng), substitute_fn=strategy)
+    inv_transforms, replay, _, tr = _get_model_transforms(sub, args, {})
+    constrained = {k: v["value"] for k, v in tr.items()
+                   if v["type"] == "sample" and not v["is_observed"]
+                   and not v["fn"].support.is_discrete}
+    return inv_transforms, replay, transform_fn(inv_transforms, constrained, invert=True)
+
+
 def _laplace(value_and_grad: Callable, args: tuple, flat0: np.ndarray, max_iter: int = 200
              ) -> tuple[np.ndarray, np.ndarray] | None:
     """Posterior mode in the unconstrained space (BFGS from ``flat0``) and the covariance of the
@@ -194,7 +231,7 @@ def _laplace(value_and_grad: Callable, args: tuple, flat0: np.ndarray, max_iter:
     from scipy.optimize import minimize
 
     def fun(v):
-        val, grad = value_and_grad(np.asarray(v, np.float32), args)
+        val, grad = value_and_grad(np.asarray(v, np.float64), args)
         val, grad = float(val), np.asarray(grad, np.float64)
         if not (math.isfinite(val) and np.all(np.isfinite(grad))):
             return 1e30, np.zeros_like(grad)
@@ -240,13 +277,20 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     usable mode (``laplace_init=False``, or a non-finite / non-positive-definite Hessian) the chains
     start from the guess jittered in the unconstrained space with a unit mass matrix. A dense mass
     matrix is used up to ``DENSE_MAX`` parameters. ``cache_key`` (hashable, identifying the model)
-    lets later fits reuse the compiled sampler."""
+    lets later fits reuse the compiled sampler. The model is evaluated in float64 (see
+    ``float64``)."""
+    with float64():
+        return _run_nuts(model, _as_float64(args), cache_key, chains, warmup, samples, seed,
+                         progress, init_values, target_accept, max_tree_depth, laplace_init)
+
+
+def _run_nuts(model, args, cache_key, chains, warmup, samples, seed, progress, init_values,
+              target_accept, max_tree_depth, laplace_init):
     import time
 
     import jax
     from jax.flatten_util import ravel_pytree
     from numpyro.infer import init_to_median, init_to_value
-    from numpyro.infer.util import initialize_model
 
     t0 = time.perf_counter()
     method = chain_method(chains)
@@ -259,8 +303,11 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     rng = jax.random.PRNGKey(seed)
     rng_init, rng_jit, rng_run = jax.random.split(rng, 3)
     strategy = init_to_value(values=init_values) if init_values is not None else init_to_median
-    info = initialize_model(rng_init, model, model_args=args, init_strategy=strategy)
-    flat0 = np.asarray(ravel_pytree(info.param_info.z)[0], np.float64)
+    flat0 = np.asarray(ravel_pytree(_trace_model(model, args, strategy, rng_init)[2])[0],
+                       np.float64)
+    if not np.all(np.isfinite(flat0)):
+        flat0 = np.asarray(ravel_pytree(_trace_model(model, args, init_to_median, rng_init)[2])[0],
+                           np.float64)
     D = flat0.size
     lap = _laplace(r["value_and_grad"], args, flat0) if laplace_init else None
     noise = np.asarray(jax.random.normal(rng_jit, (chains, D)), np.float64)
@@ -271,9 +318,9 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     else:
         starts = flat0[None] + 0.3 * noise
         imm = np.eye(D) if r["dense"] else np.ones(D)
-    zs = [r["unravel"](np.asarray(s, np.float32)) for s in starts]
+    zs = [r["unravel"](np.asarray(s, np.float64)) for s in starts]
     z = jax.tree_util.tree_map(lambda *v: np.stack([np.asarray(x) for x in v]), *zs)
-    state = r["init"](jax.random.split(rng_run, chains), z, np.asarray(imm, np.float32), args)
+    state = r["init"](jax.random.split(rng_run, chains), z, np.asarray(imm, np.float64), args)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -302,7 +349,14 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
 def run_svi(model: Callable, args: tuple, *, steps: int = 3000, samples: int = 2000, seed: int = 0,
             progress: bool = True, init_values: dict | None = None,
             learning_rate: float = 0.02) -> tuple[dict, Diagnostics]:
-    """SVI with an AutoNormal guide; returns (draws from the guide incl. deterministic sites, diag)."""
+    """SVI with an AutoNormal guide; returns (draws from the guide incl. deterministic sites, diag).
+    Runs in float64 (see ``float64``)."""
+    with float64():
+        return _run_svi(model, _as_float64(args), steps, samples, seed, progress, init_values,
+                        learning_rate)
+
+
+def _run_svi(model, args, steps, samples, seed, progress, init_values, learning_rate):
     import time
 
     import jax

@@ -82,14 +82,15 @@ class ModelSpec:
 
 @dataclasses.dataclass
 class Prepared:
-    """The data as unique weighted rows (padded to a bucket size so similar fits share one program)."""
-    x: np.ndarray        # float32 [U]  centred log scale
+    """The data as unique weighted rows (padded to a bucket size so similar fits share one program).
+    Floating columns are float64: the fits run in float64 (``inference.float64``)."""
+    x: np.ndarray        # float64 [U]  centred log scale
     g: np.ndarray        # int32 [U]
-    y: np.ndarray        # float32 [U]  value (continuous likelihood)
-    k: np.ndarray        # float32 [U]  count (betabinomial)
-    n: np.ndarray        # float32 [U]
-    w: np.ndarray        # float32 [U]  multiplicity (0 for padding)
-    logc: np.ndarray     # float32 [U]  log binomial coefficient
+    y: np.ndarray        # float64 [U]  value (continuous likelihood)
+    k: np.ndarray        # float64 [U]  count (betabinomial)
+    n: np.ndarray        # float64 [U]
+    w: np.ndarray        # float64 [U]  multiplicity (0 for padding)
+    logc: np.ndarray     # float64 [U]  log binomial coefficient
     inverse: np.ndarray  # int64 [N]    row of the original data -> unique row
     xbar: float
     n_unique: int
@@ -144,11 +145,11 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
     def col(j, fill, dtype):
         return np.concatenate([uniq[:, j], np.full(pad, fill)]).astype(dtype)
 
-    xs, gs, ys, ks, ns = col(0, 0.0, np.float32), col(1, 0, np.int32), col(2, 0.5, np.float32), \
-        col(3, 0.0, np.float32), col(4, 1.0, np.float32)
+    xs, gs, ys, ks, ns = col(0, 0.0, np.float64), col(1, 0, np.int32), col(2, 0.5, np.float64), \
+        col(3, 0.0, np.float64), col(4, 1.0, np.float64)
     from scipy.special import gammaln
-    logc = (gammaln(ns + 1.0) - gammaln(ks + 1.0) - gammaln(ns - ks + 1.0)).astype(np.float32)
-    w = np.concatenate([counts, np.zeros(pad)]).astype(np.float32)
+    logc = gammaln(ns + 1.0) - gammaln(ks + 1.0) - gammaln(ns - ks + 1.0)
+    w = np.concatenate([counts, np.zeros(pad)]).astype(np.float64)
     spec = ModelSpec(kind=kind, hierarchical=hierarchical, n_groups=len(groups), single_scale=single,
                      likelihood=likelihood, chance=None if chance is None else float(chance))
     return spec, Prepared(x=xs, g=gs, y=ys, k=ks, n=ns, w=w, logc=logc,

@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "calibration.json"))
     a = ap.parse_args()
     t0 = time.perf_counter()
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     chunks = [list(range(w, a.datasets, a.workers)) for w in range(a.workers)]
     jobs = [(c, a.seeds, a.scales, a.chains, a.warmup, a.samples) for c in chunks if c]
     rows = []
@@ -76,7 +77,10 @@ def main():
     import jax
     info = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
             "python": platform.python_version(), "jax": jax.__version__,
-            "workers": a.workers, "seconds": time.perf_counter() - t0}
+            "workers": a.workers, "seconds": time.perf_counter() - t0,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "date": time.strftime("%Y-%m-%d %H:%M")}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"machine": info, "settings": vars(a), "coverage": table,
                                        "diagnostics_ok_fraction": ok, "datasets": rows}, indent=1))

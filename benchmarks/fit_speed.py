@@ -27,6 +27,9 @@ for label, s in (("cold", 0), ("warm", 1)):
     f = fit_distribution(d, method=method, compare=False, progress=False, warn=False)
     out[label] = time.perf_counter() - t
     out[label + "_ok"] = bool(f.diagnostics.ok)
+    if f.diagnostics.method == "nuts":
+        out[label + "_ess_bulk_min"] = f.diagnostics.ess_bulk_min
+        out[label + "_divergences"] = f.diagnostics.divergences
 out["beta_mean"] = float(f.params["beta"].mean())
 print(json.dumps(out))
 """
@@ -44,6 +47,7 @@ def main():
     for method in a.methods.split(","):
         for seeds in (int(s) for s in a.sizes.split(",")):
             t = time.perf_counter()
+            load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
             res = subprocess.run([sys.executable, "-c", CHILD, str(seeds), method], env=env,
                                  capture_output=True, text=True)
             if res.returncode != 0:
@@ -51,7 +55,9 @@ def main():
                 raise SystemExit(1)
             r = json.loads(res.stdout.strip().splitlines()[-1])
             r.update({"method": method, "scales": 10, "seeds_per_scale": seeds,
-                      "total_seeds": 10 * seeds, "process_seconds": time.perf_counter() - t})
+                      "total_seeds": 10 * seeds, "process_seconds": time.perf_counter() - t,
+                      "load_average_before": load_before,
+                      "load_average_after": os.getloadavg() if hasattr(os, "getloadavg") else None})
             rows.append(r)
             print(f"{method:5s} 10 x {seeds:>6d} seeds: cold {r['cold']:7.1f} s  warm "
                   f"{r['warm']:7.1f} s  diagnostics ok {r['warm_ok']}", flush=True)
@@ -59,9 +65,16 @@ def main():
             "cpu_count": os.cpu_count(),
             "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "python": platform.python_version(), "jax": jax.__version__,
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "settings": "NUTS 4 chains vectorized, 500 warmup + 500 samples; SVI AutoNormal 3000 "
-                        "steps; BetaBinomial n_eval=100; compare=False"}
+            "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "load_note": "os.getloadavg() (1, 5, 15 min) before and after each configuration; the "
+                         "2-core machine was shared with other jobs, so a load above ~2 means this "
+                         "benchmark had less than the full two cores",
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "settings": "NUTS 4 chains vectorized, 500 warmup + 500 samples, dense mass matrix, "
+                        "chains started from the Laplace approximation, float64; SVI AutoNormal "
+                        "3000 steps; BetaBinomial n_eval=100; compare=False; cold = first fit in a "
+                        "fresh process (compilation included, no persistent compilation cache), "
+                        "warm = second fit of new data in the same process"}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"machine": info, "results": rows}, indent=1))
     print(f"wrote {a.out}")

@@ -614,7 +614,9 @@ def _posterior64(data: SeedData, model: str, method: str, *, chains, warmup, sam
     if method == "nuts":
         draws, diag = inference.run_nuts(model_fn, args, cache_key=spec, chains=chains,
                                          warmup=warmup, samples=samples, seed=seed,
-                                         progress=progress, init_values=init)
+                                         progress=progress, init_values=init,
+                                         laplace_init=not spec.hierarchical,
+                                         dense_mass=None if not spec.hierarchical else False)
     elif method == "svi":
         draws, diag = inference.run_svi(model_fn, args, steps=svi_steps,
                                         samples=chains * samples, seed=seed, progress=progress,

@@ -146,10 +146,11 @@ def _as_float64(args: tuple) -> tuple:
 
 _RUNNERS: dict = {}
 DENSE_MAX = 60   # dense mass matrix up to this many unconstrained parameters, diagonal beyond
+REGULARIZE_ABOVE = 20   # shrink the adapted mass matrix only for models with more parameters
 
 
 def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: int, chunk: int,
-            target_accept: float, max_tree_depth: int, method: str):
+            target_accept: float, max_tree_depth: int, method: str, dense_mass: bool | None):
     """Compiled pieces, cached so fits of other data with the same model and shapes reuse them
     (compilation dominates fits of modest size):
 
@@ -160,25 +161,30 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     """
     import jax
     from jax.flatten_util import ravel_pytree
-    from numpyro.infer import init_to_median
     from numpyro.infer.hmc import hmc
     from numpyro.infer.util import get_potential_fn
 
     shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
-    key = (cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method, shapes)
+    key = (cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method, dense_mass,
+           shapes)
     if cache_key is not None and key in _RUNNERS:
         return _RUNNERS[key]
-    inv_transforms, replay, z_proto = _trace_model(model, args, init_to_median,
-                                                   jax.random.PRNGKey(0))
+    inv_transforms, replay, z_proto = _trace_model(model, args, jax.random.PRNGKey(0))
     pe_gen, post_gen = get_potential_fn(model, inv_transforms, replay_model=replay,
                                         dynamic_args=True, model_args=args)
     flat0, unravel = ravel_pytree(z_proto)
     size = int(flat0.size)
-    dense = size <= DENSE_MAX
+    dense = size <= DENSE_MAX if dense_mass is None else bool(dense_mass)
+    # NumPyro shrinks the estimated covariance towards 1e-3·I (weight 5/(n + 5)); with thousands of
+    # seeds posterior variances are ~1e-5, so the shrinkage would inflate them several-fold and
+    # cost 2-3x more leapfrog steps. Small models get the plain sample covariance (well
+    # determined from the ≥ 25 draws of a window); large ones keep the regularisation.
+    regularize = size > REGULARIZE_ABOVE
     init_kernel, sample_kernel = hmc(potential_fn_gen=pe_gen, algo="NUTS")
 
     def init_one(rng, z, imm, args):
         return init_kernel(z, warmup, inverse_mass_matrix=imm, dense_mass=dense,
+                           regularize_mass_matrix=regularize,
                            target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
                            model_args=args, rng_key=rng)
 
@@ -199,7 +205,7 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
         init = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None)))
         advance = jax.jit(jax.vmap(advance_one, in_axes=(0, None)))
     out = dict(init=init, advance=advance, value_and_grad=value_and_grad, unravel=unravel,
-               size=size, dense=dense)
+               size=size, dense=dense, inv=inv_transforms, z=z_proto)
     if cache_key is not None:
         if len(_RUNNERS) > 32:
             _RUNNERS.clear()
@@ -207,18 +213,47 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     return out
 
 
-def _trace_model(model: Callable, args: tuple, strategy: Callable, rng) -> tuple:
-    """Runs the model once (eagerly, no compilation) with sample sites set by ``strategy``; returns
-    (inverse transforms, replay flag, unconstrained values of the latent sites). A cheap stand-in
-    for ``numpyro.infer.util.initialize_model``, whose validity search compiles a program."""
+def _trace_model(model: Callable, args: tuple, rng) -> tuple:
+    """The model's latent sites: (inverse transforms, replay flag, unconstrained zeros shaped like
+    each site). The model runs under ``jax.eval_shape`` (abstractly: nothing is compiled or
+    executed), a cheap stand-in for ``numpyro.infer.util.initialize_model``, whose eager run and
+    validity search compile dozens of small programs. Falls back to an eager run when a site's
+    transform depends on the data."""
+    import jax
     from numpyro.handlers import seed, substitute
+    from numpyro.infer import init_to_median
     from numpyro.infer.util import _get_model_transforms, transform_fn
-    sub = substitute(seed(model, rng), substitute_fn=strategy)
-    inv_transforms, replay, _, tr = _get_model_transforms(sub, args, {})
-    constrained = {k: v["value"] for k, v in tr.items()
-                   if v["type"] == "sample" and not v["is_observed"]
-                   and not v["fn"].support.is_discrete}
-    return inv_transforms, replay, transform_fn(inv_transforms, constrained, invert=True)
+
+    box: dict = {}
+
+    def latent(args):
+        sub = substitute(seed(model, rng), substitute_fn=init_to_median)
+        inv, replay, _, tr = _get_model_transforms(sub, args, {})
+        box["inv"], box["replay"] = inv, replay
+        constrained = {k: v["value"] for k, v in tr.items()
+                       if v["type"] == "sample" and not v["is_observed"]
+                       and not v["fn"].support.is_discrete}
+        return transform_fn(inv, constrained, invert=True)
+    try:
+        shapes = jax.eval_shape(latent, args)
+        z = {k: np.zeros(v.shape, v.dtype) for k, v in shapes.items()}
+        jax.tree_util.tree_map(lambda t: t(np.zeros(1)), box["inv"])   # no leaked tracers
+    except Exception:
+        z = {k: np.zeros(np.shape(v), np.asarray(v).dtype) for k, v in latent(args).items()}
+    return box["inv"], box["replay"], z
+
+
+def _start_point(r: dict, init_values: dict | None) -> np.ndarray:
+    """Flat unconstrained starting point: ``init_values`` (constrained) mapped through the sites'
+    transforms, 0 for the other sites (the mode search starts from here)."""
+    from jax.flatten_util import ravel_pytree
+    z = {k: np.array(v) for k, v in r["z"].items()}
+    for k, v in (init_values or {}).items():
+        if k in r["inv"] and k in z:
+            u = np.asarray(r["inv"][k].inv(np.asarray(v, np.float64)), np.float64)
+            if np.all(np.isfinite(u)):
+                z[k] = np.broadcast_to(u, z[k].shape).astype(z[k].dtype)
+    return np.asarray(ravel_pytree(z)[0], np.float64)
 
 
 def _laplace(value_and_grad: Callable, args: tuple, flat0: np.ndarray, max_iter: int = 200
@@ -266,7 +301,8 @@ def _laplace(value_and_grad: Callable, args: tuple, flat0: np.ndarray, max_iter:
 def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int = 4,
              warmup: int = 500, samples: int = 500, seed: int = 0, progress: bool = True,
              init_values: dict | None = None, target_accept: float = 0.85,
-             max_tree_depth: int = 8, laplace_init: bool = True) -> tuple[dict, Diagnostics]:
+             max_tree_depth: int = 8, laplace_init: bool = True,
+             dense_mass: bool | None = None) -> tuple[dict, Diagnostics]:
     """NUTS (NumPyro's kernel) for ``chains`` chains; returns (draws {site: [chains*samples, ...]}
     including deterministic sites, diagnostics).
 
@@ -275,22 +311,21 @@ def run_nuts(model: Callable, args: tuple, *, cache_key: Any = None, chains: int
     independent draws of the Laplace approximation there, with its covariance as the initial
     (dense) inverse mass matrix; warmup then adapts step size and mass matrix as usual. Without a
     usable mode (``laplace_init=False``, or a non-finite / non-positive-definite Hessian) the chains
-    start from the guess jittered in the unconstrained space with a unit mass matrix. A dense mass
-    matrix is used up to ``DENSE_MAX`` parameters. ``cache_key`` (hashable, identifying the model)
+    start from the guess jittered in the unconstrained space with a unit mass matrix. The mass
+    matrix is dense up to ``DENSE_MAX`` parameters unless ``dense_mass`` says otherwise. ``cache_key`` (hashable, identifying the model)
     lets later fits reuse the compiled sampler. The model is evaluated in float64 (see
     ``float64``)."""
     with float64():
         return _run_nuts(model, _as_float64(args), cache_key, chains, warmup, samples, seed,
-                         progress, init_values, target_accept, max_tree_depth, laplace_init)
+                         progress, init_values, target_accept, max_tree_depth, laplace_init,
+                         dense_mass)
 
 
 def _run_nuts(model, args, cache_key, chains, warmup, samples, seed, progress, init_values,
-              target_accept, max_tree_depth, laplace_init):
+              target_accept, max_tree_depth, laplace_init, dense_mass):
     import time
 
     import jax
-    from jax.flatten_util import ravel_pytree
-    from numpyro.infer import init_to_median, init_to_value
 
     t0 = time.perf_counter()
     method = chain_method(chains)
@@ -299,15 +334,10 @@ def _run_nuts(model, args, cache_key, chains, warmup, samples, seed, progress, i
     while chunk > 100 and chunk % 2 == 0:
         chunk //= 2
     r = _runner(model, args, cache_key, chains, warmup, chunk, target_accept, max_tree_depth,
-                method)
+                method, dense_mass)
     rng = jax.random.PRNGKey(seed)
-    rng_init, rng_jit, rng_run = jax.random.split(rng, 3)
-    strategy = init_to_value(values=init_values) if init_values is not None else init_to_median
-    flat0 = np.asarray(ravel_pytree(_trace_model(model, args, strategy, rng_init)[2])[0],
-                       np.float64)
-    if not np.all(np.isfinite(flat0)):
-        flat0 = np.asarray(ravel_pytree(_trace_model(model, args, init_to_median, rng_init)[2])[0],
-                           np.float64)
+    _, rng_jit, rng_run = jax.random.split(rng, 3)
+    flat0 = _start_point(r, init_values)
     D = flat0.size
     lap = _laplace(r["value_and_grad"], args, flat0) if laplace_init else None
     noise = np.asarray(jax.random.normal(rng_jit, (chains, D)), np.float64)

@@ -91,17 +91,20 @@ class Prepared:
     n: np.ndarray        # float64 [U]
     w: np.ndarray        # float64 [U]  multiplicity (0 for padding)
     logc: np.ndarray     # float64 [U]  log binomial coefficient
+    cell: np.ndarray     # int32 [U]    row -> cell (unique (scale, group, n))
+    cx: np.ndarray       # float64 [C]  cell's centred log scale
+    cg: np.ndarray       # int32 [C]    cell's group
+    cn: np.ndarray       # float64 [C]  cell's n
     inverse: np.ndarray  # int64 [N]    row of the original data -> unique row
     xbar: float
     n_unique: int
 
     def arrays(self) -> dict:
         return {"x": self.x, "g": self.g, "y": self.y, "k": self.k, "n": self.n, "w": self.w,
-                "logc": self.logc}
+                "logc": self.logc, "cell": self.cell, "cx": self.cx, "cg": self.cg, "cn": self.cn}
 
 
-def _bucket(u: int) -> int:
-    b = 64
+def _bucket(u: int, b: int = 64) -> int:
     while b < u:
         b *= 2
     return b
@@ -150,9 +153,19 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
     from scipy.special import gammaln
     logc = gammaln(ns + 1.0) - gammaln(ks + 1.0) - gammaln(ns - ks + 1.0)
     w = np.concatenate([counts, np.zeros(pad)]).astype(np.float64)
+    # cells: the terms that do not depend on the count (log-gamma of a, b, κ and n + κ) are
+    # computed once per (scale, group, n) and gathered, not once per row
+    cells, cell = np.unique(uniq[:, [0, 1, 4]], axis=0, return_inverse=True)
+    cpad = _bucket(cells.shape[0], 16) - cells.shape[0]
+
+    def ccol(j, fill, dtype):
+        return np.concatenate([cells[:, j], np.full(cpad, fill)]).astype(dtype)
+    cell = np.concatenate([np.asarray(cell).reshape(-1), np.zeros(pad)]).astype(np.int32)
     spec = ModelSpec(kind=kind, hierarchical=hierarchical, n_groups=len(groups), single_scale=single,
                      likelihood=likelihood, chance=None if chance is None else float(chance))
-    return spec, Prepared(x=xs, g=gs, y=ys, k=ks, n=ns, w=w, logc=logc,
+    return spec, Prepared(x=xs, g=gs, y=ys, k=ks, n=ns, w=w, logc=logc, cell=cell,
+                          cx=ccol(0, 0.0, np.float64), cg=ccol(1, 0, np.int32),
+                          cn=ccol(2, 1.0, np.float64),
                           inverse=np.asarray(inverse).reshape(-1).astype(np.int64), xbar=xbar,
                           n_unique=u)
 
@@ -175,7 +188,8 @@ def _coef(name: str, spec: ModelSpec):
 
 
 def make_model(spec: ModelSpec):
-    """Returns ``model(x, g, y, k, n, w, logc)`` (a NumPyro model; the data enters as arrays)."""
+    """Returns ``model(x, g, y, k, n, w, logc, cell, cx, cg, cn)`` (a NumPyro model; the data
+    enters as the arrays of ``Prepared.arrays()``)."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -185,7 +199,7 @@ def make_model(spec: ModelSpec):
     def positive(name, d):
         return numpyro.sample(name, d.expand([G]).to_event(1))
 
-    def model(x, g, y, k, n, w, logc):
+    def model(x, g, y, k, n, w, logc, cell, cx, cg, cn):
         p: dict[str, Any] = {}
         zeros = jnp.zeros(G)
         if spec.kind == "mixture":
@@ -214,7 +228,8 @@ def make_model(spec: ModelSpec):
                 simplex = numpyro.sample("inflation", dist.Dirichlet(jnp.ones(3)).expand([G])
                                          .to_event(1))
                 p["p_zero"], p["p_one"] = simplex[:, 0], simplex[:, 1]
-        ll = row_loglik(p, dict(x=x, g=g, y=y, k=k, n=n, logc=logc), spec)
+        ll = row_loglik(p, dict(x=x, g=g, y=y, k=k, n=n, logc=logc, cell=cell, cx=cx, cg=cg,
+                                cn=cn), spec)
         numpyro.factor("loglik", jnp.sum(w * ll))
 
     return model
@@ -230,40 +245,52 @@ def row_loglik(p: dict, d: dict, spec: ModelSpec, return_parts: bool = False):
     """Pointwise log-likelihood of each (unique) row; with ``return_parts`` also the two component
     terms (log(1−π)+log f, log π+log s) for the mixture.
 
-    All log-gamma terms are evaluated in ONE ``gammaln`` call on a concatenated vector: this keeps
-    the compiled NUTS program small (compile time dominates fits of modest size)."""
+    Terms that do not depend on the row's count (μ, a, b, log Γ(a), log Γ(b), log Γ(κ),
+    log Γ(n + κ)) are computed per cell (unique scale, group, n; ``d["cell"]`` maps rows to cells)
+    and gathered; per row only log Γ(k + a) and log Γ(n − k + b) remain. All log-gamma terms are
+    evaluated in two ``gammaln`` calls on concatenated vectors, which keeps the compiled NUTS
+    program small (compile time dominates fits of modest size)."""
     import jax
     import jax.numpy as jnp
     from jax.scipy.special import gammaln
-    g = d["g"]
-    x = d["x"]
-    U = x.shape[0]
+    cell, cx, cg = d["cell"], d["cx"], d["cg"]
+    C = cx.shape[0]
+    U = cell.shape[0]
     mixture = spec.kind == "mixture"
     bb = spec.likelihood == "betabinomial"
-    mu_s = jax.nn.sigmoid(p["gamma"][g] + p["delta"][g] * x)
-    kap_s = p["kappa" if not mixture else "kappa_success"][g]
+    mu_s = jax.nn.sigmoid(p["gamma"][cg] + p["delta"][cg] * cx)
+    kap_s = p["kappa" if not mixture else "kappa_success"][cg]
     comps = [_beta_parts(mu_s, kap_s) + (kap_s,)]
     if mixture:
-        kap_f = p["kappa_fail"][g]
-        mu_f = jax.nn.sigmoid(p["logit_mu_fail"][g])
+        kap_f = p["kappa_fail"][cg]
+        mu_f = jax.nn.sigmoid(p["logit_mu_fail"][cg])
         comps.append(_beta_parts(mu_f, kap_f) + (kap_f,))
-    pieces = []
+    # per cell: log B-normaliser  log Γ(κ) − log Γ(a) − log Γ(b)  (− log Γ(n + κ) for counts)
+    cpieces = []
     for a, b, kap in comps:
-        if bb:
-            k, n = d["k"], d["n"]
-            pieces += [k + a, n - k + b, n + kap, a, b, kap]
-        else:
-            pieces += [a, b, kap]
-    lg = gammaln(jnp.concatenate(pieces)).reshape(len(pieces), U)
+        cpieces += [a, b, kap] + ([d["cn"] + kap] if bb else [])
+    nc = 4 if bb else 3
+    clg = gammaln(jnp.concatenate(cpieces)).reshape(len(cpieces), C)
     logps = []
-    for c, (a, b, kap) in enumerate(comps):
-        if bb:
-            t = lg[6 * c:6 * c + 6]
-            logps.append(d["logc"] + t[0] + t[1] - t[2] - t[3] - t[4] + t[5])
-        else:
-            t = lg[3 * c:3 * c + 3]
-            y = jnp.clip(d["y"], _EPS, 1 - _EPS)
-            logps.append((a - 1) * jnp.log(y) + (b - 1) * jnp.log1p(-y) - t[0] - t[1] + t[2])
+    if bb:
+        k, n = d["k"], d["n"]
+        rpieces = []
+        for a, b, _ in comps:
+            rpieces += [k + a[cell], n - k + b[cell]]
+        rlg = gammaln(jnp.concatenate(rpieces)).reshape(len(rpieces), U)
+        for c in range(len(comps)):
+            t = clg[nc * c:nc * c + nc]
+            const = t[2] - t[0] - t[1] - t[3]
+            logps.append(d["logc"] + rlg[2 * c] + rlg[2 * c + 1] + const[cell])
+    else:
+        y = jnp.clip(d["y"], _EPS, 1 - _EPS)
+        ly, l1y = jnp.log(y), jnp.log1p(-y)
+        for c, (a, b, _) in enumerate(comps):
+            t = clg[nc * c:nc * c + nc]
+            const = t[2] - t[0] - t[1]
+            logps.append((a[cell] - 1) * ly + (b[cell] - 1) * l1y + const[cell])
+    g = d["g"]
+    x = d["x"]
     zoib = not bb
     if zoib:
         y0 = d["y"] <= 0.0

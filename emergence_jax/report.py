@@ -316,12 +316,13 @@ def _markdown_to_html(md: str, title: str) -> str:
 
 
 def write_report(run, fit=None, out_dir: str | os.PathLike | None = None, metric: str | None = None,
-                 threshold: float = 0.2) -> Path:
+                 threshold: float | None = None) -> Path:
     """Writes the report folder; returns the path of ``index.md``.
 
     ``run`` is a ``Run`` (``emergence_jax.load_run``) or its path; ``fit`` a
     ``FittedDistribution`` (``emergence_jax.load_fit``), a path to one, or None (figures without the
-    fitted curves). ``metric`` defaults to the metric the fit was made on."""
+    fitted curves). ``metric`` and ``threshold`` default to the fit's, else to the run's success
+    criterion (``analysis.metric``/``threshold`` or the task's success metric)."""
     from emergence_jax.errors import DataError
     from emergence_jax.store import load_run
     if not hasattr(run, "metric_names"):
@@ -329,11 +330,18 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None, metric
     if fit is not None and not hasattr(fit, "p_success"):
         from emergence_jax.stats import load_fit
         fit = load_fit(fit)
+    from emergence_jax.tasks import success_criterion
+    run_metric, run_threshold = success_criterion(run.config)
     if metric is None:
-        metric = getattr(getattr(fit, "data", None), "metric", None) or default_metric(run)
+        metric = getattr(getattr(fit, "data", None), "metric", None) or run_metric
+    if threshold is None:
+        threshold = getattr(fit, "threshold", None) if fit is not None else run_threshold
+        threshold = run_threshold if threshold is None else threshold
     if metric not in run.metric_names:
         raise DataError(f"metric {metric!r} is not in the run; metrics: {', '.join(run.metric_names)}")
-    out = Path(out_dir) if out_dir is not None else Path(str(run.path)) / "report"
+    if out_dir is None and "://" in str(run.path) and not str(run.path).startswith("file://"):
+        raise DataError(f"{run.path} is not a local directory: pass an output directory (--out)")
+    out = Path(out_dir) if out_dir is not None else Path(str(run.path).removeprefix("file://")) / "report"
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(run, metric, threshold)
     if not rows:
@@ -395,13 +403,3 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None, metric
     (out / "index.html").write_text(_markdown_to_html(text, f"report: {run.config.get('name', '')}"))
     return out / "index.md"
 
-
-def default_metric(run) -> str:
-    """The headline metric of a run: the task's success metric when recorded in the config,
-    else the first exact-match metric on out-of-distribution data, else the first metric."""
-    names = list(run.metric_names)
-    for preferred in ("ood/exact_match",):
-        if preferred in names:
-            return preferred
-    em = [n for n in names if n.endswith("exact_match") or n.endswith("accuracy")]
-    return em[0] if em else names[0]

@@ -60,6 +60,9 @@ def fit_run(run, analysis: AnalysisConfig, fit_dir: str | Path, *, refit: bool =
         else:
             same_settings = (old.meta.get("method") == analysis.method
                              and old.meta.get("samples") == analysis.samples
+                             and old.meta.get("warmup") == analysis.warmup
+                             and old.meta.get("chains") == analysis.chains
+                             and old.threshold == analysis.threshold
                              and old.meta.get("seed") == analysis.seed
                              and old.model.startswith(analysis.model)
                              and analysis.likelihood in ("auto", old.spec.likelihood))

@@ -11,8 +11,8 @@ HELP = "fit how the distribution of seed outcomes changes with scale (NumPyro mi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a run-store directory or a long-format CSV "
                         "(columns scale, seed, value[, n_eval, group])")
-    parser.add_argument("--metric", default=None, help="metric name in the run store "
-                        "(default: the first exact-match/accuracy metric)")
+    parser.add_argument("--metric", default=None, help="metric name in the run store (default: "
+                        "the experiment's analysis.metric, else its task's success metric)")
     parser.add_argument("--scale-variable", default=None, help="run store: derived size to use as "
                         "scale (params, non_embedding_params, tokens, flops)")
     parser.add_argument("--out", default=None, help="write the fit to this directory")
@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--svi-steps", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threshold", type=float, default=0.2,
-                        help="success threshold for empirical P(success) (default 0.2)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="success threshold (default: the run's analysis.threshold; 0.2 for "
+                             "a CSV)")
     parser.add_argument("--chance", type=float, default=None,
                         help="pin the failure component near this chance level")
     parser.add_argument("--n-eval", type=int, default=None,
@@ -36,28 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    from emergence_jax.errors import DataError, StoreError
+    from emergence_jax.errors import DataError
     from emergence_jax.stats.data import SeedData
     src = Path(args.source)
     if src.is_dir():
-        try:
-            import emergence_jax
-            load_run = getattr(emergence_jax, "load_run", None)
-            if load_run is None:
-                from emergence_jax.store import load_run
-        except ImportError as e:
-            raise StoreError(f"{src}: cannot read run stores in this installation ({e})") from None
+        from emergence_jax.store import load_run
+        from emergence_jax.tasks import success_criterion
         run = load_run(src)
-        metric = args.metric
-        if metric is None:
-            names = list(run.metric_names)
-            pref = [m for m in names if "exact_match" in m or "accuracy" in m]
-            if not pref:
-                raise DataError(f"pass --metric; metrics in this run: {', '.join(names)}")
-            metric = pref[0]
-        data = SeedData.from_run(run, metric, args.scale_variable)
+        default_metric, default_threshold = success_criterion(run.config)
+        if args.threshold is None:
+            args.threshold = default_threshold
+        data = SeedData.from_run(run, args.metric or default_metric, args.scale_variable)
     elif src.is_file():
         data = SeedData.from_csv(src)
+        if args.threshold is None:
+            args.threshold = 0.2
     else:
         raise DataError(f"{src}: no such file or run directory")
     if args.n_eval is not None:

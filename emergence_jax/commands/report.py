@@ -13,7 +13,9 @@ def add_arguments(parser) -> None:
                         help="fit directory (default: RUN_DIR/fit if it exists; none = no fit)")
     parser.add_argument("--out", default=None, help="report directory (default: RUN_DIR/report)")
     parser.add_argument("--metric", default=None, help="metric (default: the fitted one)")
-    parser.add_argument("--threshold", type=float, default=0.2, help="success threshold")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="success threshold (default: the fit's, else the run's "
+                             "analysis.threshold)")
 
 
 def run(args) -> int:

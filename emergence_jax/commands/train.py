@@ -37,17 +37,17 @@ def run(args) -> int:
     sizes = pop.sizes()
     print(f"{cfg.name}: {pop.num_seeds} seeds on {pop.mesh.devices.size} device(s), "
           f"{sizes['params']:,} params, {cfg.train.steps} steps")
+    names = args.metrics or [n for n in pop.metric_names
+                             if n.endswith(("/loss", "/exact_match")) and not n.startswith("train/")]
+    unknown = [n for n in names if n not in pop.metric_names]
+    if unknown:  # checked before any training
+        from emergence_jax.errors import ConfigError
+        raise ConfigError(f"--metrics: unknown metric {unknown[0]!r}; allowed: "
+                          f"{', '.join(pop.metric_names)}")
     start = time.perf_counter()
     state, metrics = pop.train(progress=not args.no_progress)
     elapsed = time.perf_counter() - start
     status = pop.seed_status(state)
-    names = args.metrics or [n for n in pop.metric_names
-                             if n.endswith(("/loss", "/exact_match")) and not n.startswith("train/")]
-    unknown = [n for n in names if n not in metrics]
-    if unknown:
-        from emergence_jax.errors import ConfigError
-        raise ConfigError(f"--metrics: unknown metric {unknown[0]!r}; allowed: "
-                          f"{', '.join(pop.metric_names)}")
     final = {n: metrics[n][:, -1] for n in names}
     print(format_seed_table(pop.seed_ids, final, status["diverged"], names))
     summary = "  ".join(f"{n} mean {np.nanmean(final[n]):.3f}" for n in names)

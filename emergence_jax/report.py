@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emergence_jax.sweep import human_size
+
 SCALE_LABELS = {
     "params": "parameters",
     "non_embedding_params": "non-embedding parameters",
@@ -41,18 +43,11 @@ def _pyplot():
     return plt
 
 
-def _human(x: float) -> str:
-    for unit, div in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
-
-
 def _point_label(point: dict, scale_variable: str) -> str:
     coords = point.get("coords") or {k: v for k, v in point.items()
                                       if k not in SCALE_LABELS and not isinstance(v, dict)}
     short = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in coords.items())
-    size = f"{_human(float(point[scale_variable]))} {SCALE_LABELS.get(scale_variable, scale_variable)}"
+    size = f"{human_size(float(point[scale_variable]))} {SCALE_LABELS.get(scale_variable, scale_variable)}"
     return f"{short}\n{size}" if short else size
 
 

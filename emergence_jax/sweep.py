@@ -104,7 +104,8 @@ def headline_metrics(names: list[str]) -> list[str]:
     return picked or names[:2]
 
 
-def _human(x: float) -> str:
+def human_size(x: float) -> str:
+    """1.23e4 -> '12.3k' (3 significant digits, k/M/G/T suffixes)."""
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:.3g}{unit}"
@@ -118,7 +119,7 @@ def point_summary(coords: dict, sizes: dict, metric_names: list[str], values: np
     """One line: coordinates, params, headline metric means over seeds, success fraction
     (``success`` = (metric, threshold)), divergence count and time. ``values`` is [S, M] (the last
     written evaluation)."""
-    parts = [_format_coords(coords), f"params {_human(float(sizes.get('params', 0)))}"]
+    parts = [_format_coords(coords), f"params {human_size(float(sizes.get('params', 0)))}"]
     if evals is not None and evals[0] < evals[1]:
         parts.append(f"evals {evals[0]}/{evals[1]}")
     headline = headline_metrics(metric_names)
@@ -149,7 +150,7 @@ def run_summary_lines(run: Run) -> list[str]:
         sizes = {k: point[k] for k in point if k not in run.axes}
         if done == 0:
             lines.append(f"[{p + 1}/{len(run.scale_points)}] {_format_coords(coords)} | "
-                         f"params {_human(float(sizes.get('params', 0)))} | not started")
+                         f"params {human_size(float(sizes.get('params', 0)))} | not started")
             continue
         values = run.metrics[p, :, done - 1, :]
         lines.append(f"[{p + 1}/{len(run.scale_points)}] " + point_summary(

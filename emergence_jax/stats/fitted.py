@@ -95,6 +95,12 @@ def _sigmoid(z):
     return 0.5 * (1 + np.tanh(0.5 * z))
 
 
+def _beta_params(mu, kappa):
+    """Beta (a, b) from mean and concentration, with a trailing axis for a y grid."""
+    mu = np.clip(mu, 1e-6, 1 - 1e-6)
+    return (mu * kappa)[..., None], ((1 - mu) * kappa)[..., None]
+
+
 def _squeeze(v, scalar: bool):
     v = np.asarray(v)
     return float(v) if scalar and v.ndim == 0 else v
@@ -196,8 +202,7 @@ class FittedDistribution:
         grid = self._cdf_grid(g)
         total = 0.0
         for w, mu, kap, p0, p1 in self._components(x, g):
-            mu = np.clip(mu, 1e-6, 1 - 1e-6)
-            a, b = (mu * kap)[..., None], ((1 - mu) * kap)[..., None]
+            a, b = _beta_params(mu, kap)
             if self.spec.likelihood == "betabinomial":
                 n = self.n_eval[g]
                 cdf = stats.betabinom.cdf(np.arange(n + 1), n, a, b)
@@ -328,8 +333,7 @@ class FittedDistribution:
         y = np.asarray(y_grid, np.float64).reshape(-1)
         total = 0.0
         for w, mu, kap, p0, p1 in self._components(x, g):
-            mu = np.clip(mu, 1e-6, 1 - 1e-6)
-            a, b = (mu * kap)[..., None], ((1 - mu) * kap)[..., None]
+            a, b = _beta_params(mu, kap)
             if self.spec.likelihood == "betabinomial":
                 n = self.n_eval[g]
                 dens = n * stats.betabinom.pmf(np.round(np.clip(y, 0, 1) * n), n, a, b)

@@ -475,13 +475,17 @@ def psis_smooth(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     return lw, k
 
 
+def _weighted_rows(loglik: np.ndarray, weights: np.ndarray | None):
+    """float64 log-likelihoods [draws, rows] and row multiplicities, rows of weight 0 dropped."""
+    ll = np.asarray(loglik, np.float64)
+    w = np.ones(ll.shape[1]) if weights is None else np.asarray(weights, np.float64)
+    keep = w > 0
+    return ll[:, keep], w[keep]
+
+
 def psis_loo(loglik: np.ndarray, weights: np.ndarray | None = None) -> dict:
     """PSIS-LOO from pointwise log-likelihoods [draws, rows]; ``weights`` = row multiplicities."""
-    ll = np.asarray(loglik, np.float64)
-    S, U = ll.shape
-    w = np.ones(U) if weights is None else np.asarray(weights, np.float64)
-    keep = w > 0
-    ll, w = ll[:, keep], w[keep]
+    ll, w = _weighted_rows(loglik, weights)
     elpd_i = np.empty(ll.shape[1])
     khat = np.empty(ll.shape[1])
     for i in range(ll.shape[1]):
@@ -494,12 +498,8 @@ def psis_loo(loglik: np.ndarray, weights: np.ndarray | None = None) -> dict:
 
 
 def waic(loglik: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    ll = np.asarray(loglik, np.float64)
-    S, U = ll.shape
-    w = np.ones(U) if weights is None else np.asarray(weights, np.float64)
-    keep = w > 0
-    ll, w = ll[:, keep], w[keep]
-    lppd = np.logaddexp.reduce(ll, axis=0) - math.log(S)
+    ll, w = _weighted_rows(loglik, weights)
+    lppd = np.logaddexp.reduce(ll, axis=0) - math.log(ll.shape[0])
     p = ll.var(axis=0, ddof=1)
     out = _summarise_pointwise(lppd - p, w)
     out["p_waic"] = float((w * p).sum())

@@ -21,8 +21,8 @@ PARAMS = ("alpha", "beta", "gamma", "delta")
 def run_chunk(args):
     indices, seeds, n_scales, chains, warmup, samples = args
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from emergence_jax.stats import fit_distribution
-    from emergence_jax.stats.simulate import SimParams, simulate_population
+    from emergence_jax.analysis import fit_distribution
+    from emergence_jax.analysis.simulate import SimParams, simulate_population
     out = []
     for i in indices:
         rng = np.random.default_rng(10_000 + i)

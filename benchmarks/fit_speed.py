@@ -17,7 +17,7 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 import numpy as np
-from emergence_jax.stats import fit_distribution, simulate_population
+from emergence_jax.analysis import fit_distribution, simulate_population
 seeds, method = int(sys.argv[1]), sys.argv[2]
 out = {}
 for label, s in (("cold", 0), ("warm", 1)):

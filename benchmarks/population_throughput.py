@@ -7,8 +7,8 @@ For a fixed model (count task, width 64, depth 2 by default) it times the steady
 compilation) of an S-seed population, and of a 1-seed population run S times one after another
 (the sequential baseline: its per-seed rate does not depend on S, so it is measured once on
 ``--sequential-seeds`` seeds). The population uses every device JAX sees; on a CPU, expose one
-device per core with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` (the
-``emergence-jax`` command does this by default) so that seeds run on all cores at once. It reports seed-steps/s, training tokens/s, the speed-up, and memory:
+device per core with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` so that
+seeds run on all cores at once. It reports seed-steps/s, training tokens/s, the speed-up, and memory:
 XLA's compiled memory analysis of the chunk (arguments + temporaries, any backend) and, on GPU, the
 device's peak bytes in use. Writes benchmarks/results/population_throughput_<platform>.json.
 """
@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_results  # noqa: E402
 
-from emergence_jax.config import ExperimentConfig, apply_overrides  # noqa: E402
-from emergence_jax.distributed import seed_mesh  # noqa: E402
-from emergence_jax.population import Population  # noqa: E402
+from emergence_jax.core.config import ExperimentConfig, apply_overrides  # noqa: E402
+from emergence_jax.core.distributed import seed_mesh  # noqa: E402
+from emergence_jax.core.population import Population  # noqa: E402
 
 
 def make_population(num_seeds: int, args, mesh=None) -> Population:

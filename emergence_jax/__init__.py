@@ -1,11 +1,19 @@
 """emergence_jax: populations of small transformers across seeds and scales, and fits of how the
 distribution of their outcomes changes with scale.
 
+The package has four layers; each imports only the ones before it (checked by import-linter):
+
+    core       configs, the transformer, population training, tasks, probes, device meshes
+    io         locations, the run store, checkpoints, fit storage, seed tables
+    analysis   outcomes of a run, the success criterion, statistics and fits
+    app        sweeps, the sweep → fit → report study, reports, the command line
+
 Public entry points (imported lazily, so ``import emergence_jax`` is cheap):
     ExperimentConfig, load_experiment, apply_overrides   configs
     Population                                           population training
     load_run                                             read a run store
-    load_fit                                             read a fitted distribution
+    SeedData, fit, load_fit, SuccessCriterion            statistics
+    run_sweep, run_study, write_report                   the jobs behind the command line
 """
 
 from __future__ import annotations
@@ -15,12 +23,18 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ExperimentConfig": "emergence_jax.config",
-    "load_experiment": "emergence_jax.config",
-    "apply_overrides": "emergence_jax.config",
-    "Population": "emergence_jax.population",
-    "load_run": "emergence_jax.store",
-    "load_fit": "emergence_jax.stats",
+    "ExperimentConfig": "emergence_jax.core.config",
+    "load_experiment": "emergence_jax.core.config",
+    "apply_overrides": "emergence_jax.core.config",
+    "Population": "emergence_jax.core.population",
+    "load_run": "emergence_jax.io.run_store",
+    "SeedData": "emergence_jax.analysis",
+    "SuccessCriterion": "emergence_jax.analysis",
+    "fit": "emergence_jax.analysis",
+    "load_fit": "emergence_jax.analysis",
+    "run_sweep": "emergence_jax.app.sweep",
+    "run_study": "emergence_jax.app.study",
+    "write_report": "emergence_jax.app.report",
 }
 
 

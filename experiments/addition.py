@@ -6,7 +6,7 @@ Run:
     emergence-jax train experiments/addition.py --set population.num_seeds=32 --set model.depth=4
 
 What to expect: the metrics to watch are ``len_{n}/exact_match`` for the trained lengths
-(n ≤ 5) and for the longer ones (n = 6 … 8). PAPERS.md A reports that length generalization in
+(n ≤ 5) and for the longer ones (n = 6 … 8). Zhao et al. (arXiv 2502.17356) report that length generalization in
 this format is fragile across initialization and data-order seeds: with enough training, some
 seeds reach high exact match on the longer lengths and others stay near 0, a bimodal split
 (success = exact match > 0.2). The default here is CPU-sized and short; it has not been tuned to
@@ -14,9 +14,8 @@ show that split — raise ``train.steps``, ``model.depth`` and ``population.num_
 accelerator) to study it.
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.addition import AdditionConfig
+from emergence_jax.core.config import (AdditionConfig, ExperimentConfig, ModelConfig,
+                                       OptimizerConfig, PopulationConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

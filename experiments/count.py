@@ -9,9 +9,8 @@ within a few hundred steps, while out-of-distribution exact match (``ood/exact_m
 from seed to seed — the spread across seeds that the rest of emergence_jax studies.
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.count import CountConfig
+from emergence_jax.core.config import (CountConfig, ExperimentConfig, ModelConfig,
+                                       OptimizerConfig, PopulationConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,7 +37,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from emergence_jax.stats import SeedData, fit_distribution, load_fit, preset, simulate_population
+from emergence_jax.analysis import SeedData, fit_distribution, load_fit, preset, simulate_population
 
 CSV = os.environ.get("EMERGENCE_JAX_CSV", "")  # path to your CSV; empty = a simulated example
 SAMPLES = int(os.environ.get("EMERGENCE_JAX_SAMPLES", "500"))
@@ -73,8 +75,8 @@ band = fit.p_success(grid)
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.fill_between(grid, band.lower, band.upper, alpha=0.25, label="credible band")
 ax.plot(grid, band.mean, label="posterior mean")
-empirical = [np.mean(data.value[data.scale == s] > fit.threshold) for s in scales]
-ax.plot(scales, empirical, "ko", label=f"fraction above {fit.threshold:g}")
+empirical = [np.mean(fit.criterion.succeeded(data.value[data.scale == s])) for s in scales]
+ax.plot(scales, empirical, "ko", label=f"fraction with {fit.criterion}")
 ax.set_xscale("log")
 ax.set_xlabel("scale (log)")
 ax.set_ylabel("P(success)")

@@ -17,9 +17,8 @@ layer-0 head looking two or three tokens back, read out by a layer-1 head at the
 With these settings about a third to a half of the seeds form the standard head.
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.induction import InductionConfig
+from emergence_jax.core.config import (ExperimentConfig, InductionConfig, ModelConfig,
+                                       OptimizerConfig, PopulationConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

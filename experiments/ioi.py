@@ -13,9 +13,8 @@ With MLPs this small model does not need a dedicated name-mover head (``io_atten
 near 0.25); with ``model.attention_only=true`` the task has to be solved by attention alone.
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.ioi import IOIConfig
+from emergence_jax.core.config import (ExperimentConfig, IOIConfig, ModelConfig, OptimizerConfig,
+                                       PopulationConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

@@ -12,13 +12,12 @@ bits follow) and then drop abruptly, one position at a time, at different steps 
 (in a 1,000-step run of 4 seeds, position 4 left the plateau first in every seed, at steps between
 about 100 and 550 depending on the seed, falling to 0.01; by step 1,000 each seed had solved a
 different subset of the other positions). ``probe/ground_truth_max`` (how closely the best head
-follows the pattern of A) and ``probe/entropy_min`` track the attention side. PAPERS.md B reports
+follows the pattern of A) and ``probe/entropy_min`` track the attention side. Baherwani et al. (arXiv 2606.25010) report
 ``task.ones_per_row`` near ``num_bits / 2`` as the hardest setting.
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.linear_map import LinearMapConfig
+from emergence_jax.core.config import (ExperimentConfig, LinearMapConfig, ModelConfig,
+                                       OptimizerConfig, PopulationConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

@@ -21,9 +21,9 @@ that sharpens with scale (P(success) ≈ 0.48 throughout) — add scale points b
 pin down when heads start forming. The report lands in runs/quickstart/report/index.html.
 """
 
-from emergence_jax.config import (AnalysisConfig, ExperimentConfig, ModelConfig, OptimizerConfig,
-                                  PopulationConfig, SweepConfig, TrainConfig)
-from emergence_jax.tasks.induction import InductionConfig
+from emergence_jax.core.config import (AnalysisConfig, ExperimentConfig, InductionConfig,
+                                       ModelConfig, OptimizerConfig, PopulationConfig,
+                                       SweepConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

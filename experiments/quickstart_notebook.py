@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -38,7 +40,6 @@ import numpy as np
 from IPython.display import Image, Markdown, display
 
 import emergence_jax
-from emergence_jax.study import run_study
 
 # The quickstart experiment ships with the package's repository; in Colab, fetch it from there.
 EXPERIMENT = Path(os.environ.get("EMERGENCE_JAX_EXPERIMENT", "quickstart.py"))
@@ -61,7 +62,7 @@ print(cfg.task.name, "| widths:", cfg.sweep.axes, "| seeds per scale:", cfg.popu
 # Each scale point is one compiled population; the run store resumes if interrupted.
 
 # %%
-result = run_study(cfg, OUT, progress=False)
+result = emergence_jax.run_study(cfg, OUT, progress=False)
 run, fit = result.run, result.fit
 
 # %% [markdown]

@@ -14,9 +14,8 @@ seeds; untrained triples (``k3``, ``heldout_k3``) stayed near 0.15–0.25. ``<se
 gives the competence on each skill (a failed example counts against every skill it uses).
 """
 
-from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig, PopulationConfig,
-                                  TrainConfig)
-from emergence_jax.tasks.skills import SkillsConfig
+from emergence_jax.core.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
+                                       PopulationConfig, SkillsConfig, TrainConfig)
 
 
 def get_config() -> ExperimentConfig:

@@ -12,6 +12,6 @@ import jax
 
 if __name__ == "__main__":
     jax.distributed.initialize()
-    from emergence_jax.cli import main
+    from emergence_jax.app.cli import main
 
     sys.exit(main(sys.argv[1:]))

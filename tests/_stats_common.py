@@ -6,6 +6,6 @@ SCALES = tuple(np.logspace(5, 7.5, 6))
 
 
 def small(preset_name="emergent", seed=0, seeds=60, n_eval=50, **kw):
-    from emergence_jax.stats.simulate import simulate_population
+    from emergence_jax.analysis.simulate import simulate_population
     return simulate_population(preset_name, seed=seed, seeds_per_scale=seeds, scales=SCALES,
                                n_eval=n_eval, **kw)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emergence_jax.errors import StoreError
+from emergence_jax.core.errors import StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,10 +21,10 @@ SCRIPT = textwrap.dedent('''
     import sys
     import numpy as np
     import jax
-    from emergence_jax.checkpoint import PopulationCheckpointer
-    from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
+    from emergence_jax.io.checkpoint import PopulationCheckpointer
+    from emergence_jax.core.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
                                       PopulationConfig, TrainConfig, set_field, validate)
-    from emergence_jax.population import Population
+    from emergence_jax.core.population import Population
 
     def tiny_config():
         cfg = ExperimentConfig(
@@ -102,13 +102,13 @@ def _population():
     namespace: dict = {}
     exec(compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), "ckpt_script", "exec"),
          namespace)
-    from emergence_jax.population import Population
+    from emergence_jax.core.population import Population
     return Population(namespace["tiny_config"]())
 
 
 def test_checkpoint_holds_only_real_seeds_and_restores_here(device_runs):
     import jax
-    from emergence_jax.checkpoint import PopulationCheckpointer
+    from emergence_jax.io.checkpoint import PopulationCheckpointer
     pop = _population()
     ckpt = PopulationCheckpointer(str(device_runs / "ck4"))
     assert ckpt.latest_step() == pop.chunk_steps
@@ -120,7 +120,7 @@ def test_checkpoint_holds_only_real_seeds_and_restores_here(device_runs):
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_truncated_checkpoint_is_a_store_error(device_runs, tmp_path):
-    from emergence_jax.checkpoint import PopulationCheckpointer
+    from emergence_jax.io.checkpoint import PopulationCheckpointer
     pop = _population()
     damaged = tmp_path / "ck"
     shutil.copytree(device_runs / "ck4", damaged)
@@ -134,7 +134,7 @@ def test_truncated_checkpoint_is_a_store_error(device_runs, tmp_path):
 
 
 def test_garbage_checkpoint_metadata_is_a_store_error(device_runs, tmp_path):
-    from emergence_jax.checkpoint import PopulationCheckpointer
+    from emergence_jax.io.checkpoint import PopulationCheckpointer
     pop = _population()
     damaged = tmp_path / "ck"
     shutil.copytree(device_runs / "ck4", damaged)
@@ -147,8 +147,8 @@ def test_garbage_checkpoint_metadata_is_a_store_error(device_runs, tmp_path):
 
 def test_checkpoint_of_other_population_is_refused(device_runs):
     import dataclasses
-    from emergence_jax.checkpoint import PopulationCheckpointer
-    from emergence_jax.population import Population
+    from emergence_jax.io.checkpoint import PopulationCheckpointer
+    from emergence_jax.core.population import Population
     cfg = _population().cfg
     wider = Population(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=24)))
     with pytest.raises(StoreError, match="does not match"):

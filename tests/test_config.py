@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from emergence_jax import cli
-from emergence_jax.config import (ConfigError, ExperimentConfig, apply_overrides, from_dict,
-                                  load_experiment, parse_value, to_dict, validate)
-from emergence_jax.tasks.count import CountConfig
+from emergence_jax.app import cli
+from emergence_jax.core.config import (apply_overrides, ConfigError, CountConfig,
+                                       ExperimentConfig, from_dict, load_experiment, parse_value,
+                                       to_dict, validate)
 
 COUNT_EXPERIMENT = str(Path(__file__).parents[1] / "experiments" / "count.py")
 
@@ -74,7 +74,7 @@ def test_task_config_class_must_match_name():
 
 def test_load_experiment_file(tmp_path):
     path = tmp_path / "exp.py"
-    path.write_text("from emergence_jax.config import ExperimentConfig\n"
+    path.write_text("from emergence_jax.core.config import ExperimentConfig\n"
                     "def get_config():\n    return ExperimentConfig(name='mine')\n")
     cfg = load_experiment(path, ["model.depth=3"])
     assert cfg.name == "mine" and cfg.model.depth == 3

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emergence_jax.config import ConfigError, get_field, load_experiment
-from emergence_jax.population import Population
+from emergence_jax.core.config import ConfigError, get_field, load_experiment
+from emergence_jax.core.population import Population
 
 EXPERIMENTS = sorted(p for p in (Path(__file__).resolve().parents[1] / "experiments").glob("*.py")
                      if not p.stem.endswith("_notebook"))

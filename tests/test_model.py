@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emergence_jax.config import ModelConfig
-from emergence_jax.model import Transformer, count_params, rotary
+from emergence_jax.core.config import ModelConfig
+from emergence_jax.core.model import Transformer, count_params, rotary
 
 VOCAB, SEQ = 11, 9
 

@@ -5,9 +5,9 @@ import jax
 import numpy as np
 import pytest
 
-from emergence_jax.config import ExperimentConfig, apply_overrides
-from emergence_jax.distributed import seed_mesh
-from emergence_jax.population import Population
+from emergence_jax.core.config import ExperimentConfig, apply_overrides
+from emergence_jax.core.distributed import seed_mesh
+from emergence_jax.core.population import Population
 
 TINY = ["model.depth=1", "model.width=16", "model.heads=2", "train.steps=40",
         "train.eval_every=10", "train.evals_per_chunk=2", "train.batch_size=8",

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from emergence_jax import probes
+from emergence_jax.core import probes
 
 
 def causal_uniform(seq_len: int) -> np.ndarray:
@@ -132,10 +132,10 @@ def test_probe_metrics_names_and_summaries():
 # Induction heads forming during training.
 
 def induction_population(num_seeds: int, steps: int):
-    from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
+    from emergence_jax.core.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
                                       PopulationConfig, TrainConfig)
-    from emergence_jax.population import Population
-    from emergence_jax.tasks.induction import InductionConfig
+    from emergence_jax.core.population import Population
+    from emergence_jax.core.config import InductionConfig
     cfg = ExperimentConfig(
         model=ModelConfig(depth=2, width=32, heads=2, attention_only=True, pos_encoding="rope"),
         task=InductionConfig(num_tokens=16, prefix_len=8, min_prefix_len=4, eval_examples=64,

@@ -1,8 +1,8 @@
 import numpy as np
 
-from emergence_jax.cli import main
-from emergence_jax.stats import load_fit
-from emergence_jax.stats.data import SeedData
+from emergence_jax.app.cli import main
+from emergence_jax.analysis import load_fit
+from emergence_jax.analysis.data import SeedData
 
 
 def test_simulate_then_fit_cli(tmp_path, capsys):

@@ -1,7 +1,7 @@
 import numpy as np
 
-from emergence_jax.stats.emergence import emergence_steps, fit_aft, kaplan_meier
-from emergence_jax.stats.simulate import simulate_emergence_times
+from emergence_jax.analysis.emergence import emergence_steps, fit_aft, kaplan_meier
+from emergence_jax.analysis.simulate import simulate_emergence_times
 
 
 def test_emergence_step_crosses_and_stays():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from _stats_common import FAST, small
-from emergence_jax.errors import StoreError
-from emergence_jax.stats import fit_distribution, load_fit
+from emergence_jax.core.errors import StoreError
+from emergence_jax.analysis import fit_distribution, load_fit
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_load_refuses_pickled_arrays(fitted, tmp_path, monkeypatch):
     _, _, fit = fitted
     path = fit.save(tmp_path / "fit")
     import hashlib
-    from emergence_jax.stats import fitted as fitted_mod
+    from emergence_jax.io import fit_store
     with np.load(path / "posterior.npz") as z:
         arrays = {k: z[k] for k in z.files}
     arrays["param__alpha"] = np.array([{"x": 1}] * arrays["param__alpha"].shape[0],
@@ -107,7 +107,7 @@ def test_load_refuses_pickled_arrays(fitted, tmp_path, monkeypatch):
         np.savez(f, **arrays)
     meta = json.loads((path / "fit.json").read_text())
     meta["npz_sha256"] = hashlib.sha256((path / "posterior.npz").read_bytes()).hexdigest()
-    meta["content_sha256"] = fitted_mod._content_hash(meta)
+    meta["content_sha256"] = fit_store._content_hash(meta)
     (path / "fit.json").write_text(json.dumps(meta))
     calls = []
     real_load = np.load

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emergence_jax.stats import inference
+from emergence_jax.analysis import inference
 
 
 def test_diagnostics_flag_failures():

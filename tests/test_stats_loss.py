@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emergence_jax.stats.loss import fit_loss_threshold, threshold_curve
+from emergence_jax.analysis.loss import fit_loss_threshold, threshold_curve
 
 
 def test_threshold_curve_shape():

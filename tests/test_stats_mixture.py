@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from _stats_common import FAST, SCALES, small
-from emergence_jax.stats import fit_distribution
-from emergence_jax.stats.simulate import SimParams, simulate_population
+from emergence_jax.analysis import fit_distribution
+from emergence_jax.analysis.simulate import SimParams, simulate_population
 
 
 def test_bimodal_supported_and_unimodal_not():
@@ -55,7 +55,7 @@ def test_single_scale_plain_mixture():
 
 @pytest.mark.slow
 def test_hierarchical_two_groups():
-    from emergence_jax.stats.data import stack
+    from emergence_jax.analysis.data import stack
     a = small("emergent", seed=1, seeds=80)
     b = small("emergent", seed=2, seeds=80, beta=0.6)
     import dataclasses

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from emergence_jax.stats import nonparametric as npm
-from emergence_jax.stats.data import SeedData
+from emergence_jax.analysis import nonparametric as npm
+from emergence_jax.analysis.data import SeedData
 
 
 def test_w2_equal_n_formula_and_unequal_n():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from emergence_jax.stats.simulate import preset, simulate_population
+from emergence_jax.analysis.simulate import preset, simulate_population
 
 
 def test_presets_behave():

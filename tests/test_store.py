@@ -8,11 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from emergence_jax import cli
-from emergence_jax.config import ExperimentConfig, SweepConfig, to_dict
-from emergence_jax.errors import StoreError
-from emergence_jax.store import (Location, RunStore, config_differences, config_fingerprint,
-                                 load_run, read_metadata, resume_ignored)
+from emergence_jax.app import cli
+from emergence_jax.core.config import ExperimentConfig, SweepConfig, to_dict
+from emergence_jax.core.errors import StoreError
+from emergence_jax.analysis.outcomes import point_outcomes
+from emergence_jax.io.location import Location
+from emergence_jax.io.run_store import (RunStore, config_differences, config_fingerprint,
+                                        load_run, read_metadata, resume_ignored)
 
 P, S, E, M, CE = 2, 3, 4, 2, 2
 NAMES = ["ood/exact_match", "train/loss"]
@@ -71,7 +73,9 @@ def test_roundtrip_and_run_api(written):
     assert run.diverged_at[1].tolist() == [-1, 7, -1]
     assert run.config["name"] == "synthetic"
     np.testing.assert_array_equal(run.metric("train/loss"), expected[..., 1])
-    np.testing.assert_array_equal(run.final("ood/exact_match"), expected[:, :, -1, 0])
+    outcomes = point_outcomes(run, "ood/exact_match")   # completed points, at their last eval
+    assert [o.point for o in outcomes] == [0]
+    np.testing.assert_array_equal(outcomes[0].values, expected[0, :, -1, 0])
     assert run.scale_values().tolist() == [1000.0, 2000.0]
     assert run.scale_values("model.width").tolist() == [16.0, 32.0]
     with pytest.raises(KeyError):
@@ -225,40 +229,37 @@ def test_inspect_prints_summary(written, capsys):
 
 
 def test_open_or_create_store_rules(tmp_path):
-    from emergence_jax.sweep import open_or_create_store
     path = tmp_path / "run"
     meta = _meta()
     store = RunStore.create(Location(path), meta)
     _fill(store, np.random.default_rng(2))
     (path / "notes.txt").write_text("keep me")
     # Same config: resumes with its completion.
-    assert open_or_create_store(Location(path), meta, overwrite=False).completion == [4, 2]
+    assert RunStore.open_or_create(Location(path), meta, overwrite=False).completion == [4, 2]
     # Different config: refused, naming the field.
     other = json.loads(json.dumps(meta))
     other["config"]["optimizer"]["weight_decay"] = 0.5
     other["fingerprint"] = config_fingerprint(other["config"])
     with pytest.raises(StoreError, match=r"optimizer.weight_decay: 0.01 -> 0.5"):
-        open_or_create_store(Location(path), other, overwrite=False)
+        RunStore.open_or_create(Location(path), other, overwrite=False)
     # Corrupt metadata: refused unless overwrite; overwrite keeps foreign files.
     (path / "zarr.json").write_text("garbage")
     with pytest.raises(StoreError, match="--overwrite"):
-        open_or_create_store(Location(path), meta, overwrite=False)
-    fresh = open_or_create_store(Location(path), meta, overwrite=True)
+        RunStore.open_or_create(Location(path), meta, overwrite=False)
+    fresh = RunStore.open_or_create(Location(path), meta, overwrite=True)
     assert fresh.completion == [0, 0] and (path / "notes.txt").read_text() == "keep me"
     assert np.isnan(load_run(path).metrics).all()
 
 
 def test_interrupted_creation_is_recreated(tmp_path):
-    from emergence_jax.sweep import open_or_create_store
     path = tmp_path / "run"
     RunStore.create(Location(path), _meta())
     (path / "zarr.json").unlink()  # as if killed before the metadata was first written
-    store = open_or_create_store(Location(path), _meta(), overwrite=False)
+    store = RunStore.open_or_create(Location(path), _meta(), overwrite=False)
     assert store.completion == [0, 0]
 
 
 def test_resume_accepts_changed_analysis_settings(tmp_path):
-    from emergence_jax.sweep import open_or_create_store
     path = tmp_path / "run"
     meta = _meta()
     _fill(RunStore.create(Location(path), meta), np.random.default_rng(3))
@@ -268,7 +269,7 @@ def test_resume_accepts_changed_analysis_settings(tmp_path):
     other = json.loads(json.dumps(meta))
     other["config"]["analysis"]["threshold"] = 0.6
     other["fingerprint"] = config_fingerprint(other["config"])
-    store = open_or_create_store(Location(path), other, overwrite=False)
+    store = RunStore.open_or_create(Location(path), other, overwrite=False)
     assert store.completion == [4, 2]
     assert read_metadata(Location(path))["fingerprint"] == meta["fingerprint"]  # refreshed
 
@@ -297,9 +298,9 @@ def test_points_with_different_numbers_of_evals(tmp_path, capsys):
         assert run.to_xarray()["num_evals"].values.tolist() == [2, 4]
     np.testing.assert_array_equal(run.metrics, expected)
     assert np.isnan(run.metric("train/loss")[0, :, 2:]).all()
-    final = run.final("ood/exact_match")
-    np.testing.assert_array_equal(final[0], expected[0, :, 1, 0])  # point 0 ends at step 20
-    assert np.isnan(final[1]).all()                                # point 1 not finished yet
+    outcomes = point_outcomes(run, "ood/exact_match")
+    np.testing.assert_array_equal(outcomes[0].values, expected[0, :, 1, 0])  # ends at step 20
+    assert [o.point for o in outcomes] == [0]                       # point 1 not finished yet
     assert cli.main(["inspect", str(path)]) == 0
     out = capsys.readouterr().out
     assert "last eval     per scale point: 20, 40" in out and "evals 3/4" in out

@@ -7,12 +7,13 @@ import re
 import numpy as np
 import pytest
 
-from emergence_jax import cli, load_fit, load_run
+from emergence_jax import load_fit, load_run
+from emergence_jax.analysis.outcomes import point_outcomes
+from emergence_jax.app import cli
 
 TINY_EXPERIMENT = '''
-from emergence_jax.config import (AnalysisConfig, ExperimentConfig, ModelConfig, PopulationConfig,
-                                  SweepConfig, TrainConfig)
-from emergence_jax.tasks.count import CountConfig
+from emergence_jax.core.config import (AnalysisConfig, CountConfig, ExperimentConfig, ModelConfig,
+                                       PopulationConfig, SweepConfig, TrainConfig)
 
 
 def get_config():
@@ -51,7 +52,7 @@ def test_run_writes_store_fit_and_report(study):
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     tables = json.loads((report / "tables.json").read_text())
-    final = run.final("id/token_accuracy")
+    final = {o.point: o.values for o in point_outcomes(run, "id/token_accuracy")}
     for row in tables["empirical"]:
         values = final[row["scale_point"]]
         assert row["seeds"] == 8

@@ -17,16 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emergence_jax import cli
-from emergence_jax.config import ConfigError, load_experiment, set_field
-from emergence_jax.errors import StoreError
-from emergence_jax.store import load_run
-from emergence_jax.sweep import expand, run_sweep
+from emergence_jax.app import cli
+from emergence_jax.core.config import ConfigError, load_experiment, set_field
+from emergence_jax.core.errors import StoreError
+from emergence_jax.io.run_store import load_run
+from emergence_jax.analysis.outcomes import point_outcomes
+from emergence_jax.app.sweep import expand, run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
 EXPERIMENT = textwrap.dedent('''
-    from emergence_jax.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
+    from emergence_jax.core.config import (ExperimentConfig, ModelConfig, OptimizerConfig,
                                       PopulationConfig, SweepConfig, TrainConfig, set_field)
 
     def get_config():
@@ -46,7 +47,7 @@ EXPERIMENT = textwrap.dedent('''
 # metadata completion update.
 DRIVER = textwrap.dedent('''
     import os, signal, sys
-    from emergence_jax import checkpoint, store
+    from emergence_jax.io import checkpoint, run_store as store
 
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
@@ -84,7 +85,7 @@ DRIVER = textwrap.dedent('''
                     return result
             setattr(cls, attr, wrapped)
 
-    from emergence_jax import cli
+    from emergence_jax.app import cli
     sys.exit(cli.main(sys.argv[1:]))
 ''')
 
@@ -109,7 +110,7 @@ def reference(workdir, tmp_path_factory):
     compilation cache that the kill/restart runs reuse)."""
     cache = tmp_path_factory.mktemp("jax_cache")
     out = workdir / "reference"
-    proc = subprocess.run([sys.executable, "-m", "emergence_jax.cli", "sweep",
+    proc = subprocess.run([sys.executable, "-m", "emergence_jax.app.cli", "sweep",
                            str(workdir / "tiny.py"), "--out", str(out)],
                           cwd=workdir, env=_env(cache), capture_output=True, text=True,
                           timeout=600)
@@ -118,7 +119,7 @@ def reference(workdir, tmp_path_factory):
 
 
 def test_expand_product_zip_and_validation():
-    from emergence_jax.config import ExperimentConfig, SweepConfig
+    from emergence_jax.core.config import ExperimentConfig, SweepConfig
     base = ExperimentConfig(sweep=SweepConfig(axes={"model.width": (32, 64),
                                                     "model.depth": (1, 2)}))
     points = expand(base)
@@ -287,7 +288,7 @@ def test_sweep_over_training_steps(workdir, reference):
     assert np.isfinite(run.metrics[0, :, :3]).all() and np.isnan(run.metrics[0, :, 3:]).all()
     np.testing.assert_allclose(run.metrics[1], ref.metrics[0], rtol=1e-6, atol=1e-7)
     loss = run.metric("train/loss")
-    np.testing.assert_array_equal(run.final("train/loss"),
+    np.testing.assert_array_equal([o.values for o in point_outcomes(run, "train/loss")],
                                   np.stack([loss[0, :, 2], loss[1, :, 5]]))
     assert run.scale_points[1]["tokens"] == 2 * run.scale_points[0]["tokens"]
 
@@ -305,7 +306,7 @@ def test_sigkill_at_random_times_then_resume(workdir, reference):
     """Kills from outside at random moments (whatever the process is doing), several times."""
     ref_out, cache, _ = reference
     out = workdir / "random_kills"
-    cmd = [sys.executable, "-m", "emergence_jax.cli", "sweep", str(workdir / "tiny.py"),
+    cmd = [sys.executable, "-m", "emergence_jax.app.cli", "sweep", str(workdir / "tiny.py"),
            "--out", str(out), "--no-progress"]
     rng = random.Random(0)
     for _ in range(5):

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emergence_jax.config import ConfigError, ExperimentConfig, apply_overrides
-from emergence_jax.tasks import make_task
-from emergence_jax.tasks.addition import BOS, EOS, EQ, FIRST_HINT, PAD, PLUS, AdditionConfig
+from emergence_jax.core.config import (ConfigError, ExperimentConfig, AdditionConfig,
+                                       apply_overrides)
+from emergence_jax.core.tasks import make_task
+from emergence_jax.core.tasks.addition import BOS, EOS, EQ, FIRST_HINT, PAD, PLUS
 
 
 def read_number(seq, i, end_token, offset=None):

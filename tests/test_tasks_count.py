@@ -2,9 +2,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from emergence_jax.tasks import make_task
-from emergence_jax.tasks.base import sequence_metrics
-from emergence_jax.tasks.count import CountConfig
+from emergence_jax.core.tasks import make_task
+from emergence_jax.core.tasks.base import sequence_metrics
+from emergence_jax.core.config import CountConfig
 
 
 def decode_reference(task, inputs, targets, mask):

@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emergence_jax.config import ConfigError, ExperimentConfig, apply_overrides
-from emergence_jax.tasks import make_task
-from emergence_jax.tasks.ioi import TEMPLATES, IOIConfig
+from emergence_jax.core.config import (ConfigError, ExperimentConfig, IOIConfig,
+                                       apply_overrides)
+from emergence_jax.core.tasks import make_task
+from emergence_jax.core.tasks.ioi import TEMPLATES
 
 
 def vocabulary(task):

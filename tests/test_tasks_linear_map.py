@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emergence_jax.config import ConfigError, ExperimentConfig, apply_overrides
-from emergence_jax.tasks import make_task
-from emergence_jax.tasks.linear_map import BOS, LinearMapConfig
+from emergence_jax.core.config import (ConfigError, ExperimentConfig, LinearMapConfig,
+                                       apply_overrides)
+from emergence_jax.core.tasks import make_task
+from emergence_jax.core.tasks.linear_map import BOS
 
 
 def decode(task, inputs, targets, mask):

@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emergence_jax.config import ConfigError, ExperimentConfig, apply_overrides
-from emergence_jax.tasks import make_task
-from emergence_jax.tasks.skills import SkillsConfig
+from emergence_jax.core.config import (ConfigError, ExperimentConfig, SkillsConfig,
+                                       apply_overrides)
+from emergence_jax.core.tasks import make_task
 
 
 def reference_skill(name, x, V):

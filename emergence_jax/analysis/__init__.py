@@ -1,0 +1,37 @@
+"""Layer 3 of 4 — statistics of seed populations across scales. May use ``core`` and ``io``.
+
+    data           SeedData: per-seed results (arrays, CSV, run stores) — every fit's input
+    outcomes       run store -> per-seed outcomes and learning curves (the only code that decides
+                   which points, evaluations and seeds count)
+    success        SuccessCriterion: metric, threshold, direction
+    fitting        fit_distribution(data, settings) -> FittedDistribution
+    fitted         FittedDistribution (queries, save / load_fit)
+    mixture        the NumPyro failure/success mixture and its unimodal alternative
+    inference      NUTS / SVI drivers, diagnostics, PSIS-LOO and WAIC
+    nonparametric  dip test, bootstrap, Wasserstein, per-scale and per-curve statistics
+    emergence      emergence steps, Kaplan-Meier, censored AFT
+    loss           performance against pre-training loss (threshold vs logistic)
+    simulate       populations drawn from the generative model
+"""
+
+from emergence_jax.analysis.data import SeedData, stack
+from emergence_jax.analysis.emergence import emergence_steps, fit_aft, kaplan_meier
+from emergence_jax.analysis.fitted import Breakthrough, FittedDistribution, Interval, load_fit
+from emergence_jax.analysis.fitting import fit_distribution, resolve_settings
+from emergence_jax.analysis.inference import Diagnostics
+from emergence_jax.analysis.loss import fit_loss_threshold, threshold_curve
+from emergence_jax.analysis.nonparametric import (bootstrap_ci, curve_stats, dip_statistic,
+                                                  dip_test, per_scale_stats, wasserstein2)
+from emergence_jax.analysis.outcomes import curves, point_outcomes, seed_data
+from emergence_jax.analysis.simulate import (PRESETS, SimParams, preset,
+                                             simulate_emergence_times, simulate_population)
+from emergence_jax.analysis.success import SuccessCriterion
+
+fit = fit_distribution
+
+__all__ = ["Breakthrough", "Diagnostics", "FittedDistribution", "Interval", "PRESETS", "SeedData",
+           "SimParams", "SuccessCriterion", "bootstrap_ci", "curve_stats", "curves",
+           "dip_statistic", "dip_test", "emergence_steps", "fit", "fit_aft", "fit_distribution",
+           "fit_loss_threshold", "kaplan_meier", "load_fit", "per_scale_stats", "point_outcomes",
+           "preset", "resolve_settings", "seed_data", "simulate_emergence_times",
+           "simulate_population", "stack", "threshold_curve", "wasserstein2"]

@@ -1,0 +1,41 @@
+"""The ``emergence-jax`` command. Each subcommand lives in ``emergence_jax/app/cli/commands/<name>.py`` and
+exposes ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules
+import only light dependencies at module level (JAX, NumPyro and matplotlib load inside ``run``),
+so ``emergence-jax --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order is the order shown in --help.
+COMMANDS = ("run", "train", "sweep", "inspect", "fit", "report", "simulate", "config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``emergence-jax`` argument parser, one subparser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="emergence-jax",
+        description="Populations of small transformers across seeds and scales, and fits of how "
+                    "their outcome distribution changes with scale.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"emergence_jax.app.cli.commands.{name}")
+        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; a user-facing error (``EmergenceError``) is printed without a
+    traceback and gives exit status 2."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from emergence_jax.core.errors import EmergenceError
+    try:
+        return int(args._run(args) or 0)  # noqa: SLF001
+    except EmergenceError as e:
+        print(f"emergence-jax {args.command}: error: {e}", file=sys.stderr)
+        return 2

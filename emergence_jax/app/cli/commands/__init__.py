@@ -1,0 +1,1 @@
+"""Subcommands of the ``emergence-jax`` CLI (see ``emergence_jax.app.cli``)."""

@@ -1,0 +1,59 @@
+"""``emergence-jax fit SOURCE``: fit the distribution of seed outcomes across scales."""
+
+from __future__ import annotations
+
+import argparse
+from emergence_jax.app.cli.commands.common import add_settings_arguments, settings_overrides
+
+HELP = "fit how the distribution of seed outcomes changes with scale (NumPyro mixture vs unimodal)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="a run store (a directory or a URL such as "
+                        "gs://bucket/run) or a long-format CSV (columns scale, seed, value"
+                        "[, n_eval, group])")
+    parser.add_argument("--out", default=None, help="write the fit to this directory")
+    parser.add_argument("--n-eval", type=int, default=None,
+                        help="CSV: evaluation examples per seed (enables BetaBinomial counts)")
+    parser.add_argument("--no-progress", action="store_true")
+    add_settings_arguments(parser, "the run's analysis section (a run store) or the defaults "
+                                   "(a CSV)")
+
+
+def _load(args):
+    """(data, settings): the outcomes to fit and the settings to fit them with."""
+    from emergence_jax.analysis import SeedData, resolve_settings, seed_data
+    from emergence_jax.analysis.fitting import settings_for_run
+    from emergence_jax.core.errors import DataError
+    from emergence_jax.io.location import Location
+    overrides = settings_overrides(args)
+    loc = Location(args.source)
+    src = loc.local
+    if src is None or src.is_dir():  # a run store: a directory or a URL such as gs://bucket/run
+        from emergence_jax.io.run_store import load_run
+        run = load_run(loc)
+        settings = settings_for_run(run, resolve_settings(settings_for_run(run), **overrides))
+        data = seed_data(run, settings.metric, settings.scale_variable)
+    elif src.is_file():
+        settings = resolve_settings(None, **overrides)
+        data = SeedData.from_csv(src, metric=settings.metric or None)
+    else:
+        raise DataError(f"{src}: no such file or run directory")
+    if args.n_eval is not None:
+        if args.n_eval < 1:
+            raise DataError("--n-eval must be a positive integer")
+        data = SeedData.from_arrays(data.scale, data.value, data.seed, n_eval=args.n_eval,
+                                    group=data.group, metric=data.metric,
+                                    scale_variable=data.scale_variable)
+    return data, settings
+
+
+def run(args) -> int:
+    from emergence_jax.analysis import fit_distribution
+    data, settings = _load(args)
+    fit = fit_distribution(data, settings, progress=not args.no_progress, warn=False)
+    if args.out:
+        path = fit.save(args.out)
+        print(f"fit written to {path}")
+    print(fit.summary())
+    return 0

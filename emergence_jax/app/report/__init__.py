@@ -1,0 +1,120 @@
+"""Reports: PNG figures, an index (Markdown + HTML) and ``tables.json`` for a run store and its fit.
+
+``write_report(run, fit, out_dir)`` writes
+
+    distributions.png, p_success.png, success_mean.png, learning_curves.png[, probes.png]
+    index.md / index.html   the fit summary, bimodality verdict, diagnostics, breakthrough scale,
+                            the figures with captions and the numbers behind them
+    tables.json             the same numbers (empirical per point, the fit at the points and
+                            along a fine scale grid)
+
+The modules: ``tables`` (numbers), ``figures`` (plots), ``page`` (Markdown and HTML).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emergence_jax.analysis import load_fit
+from emergence_jax.analysis.outcomes import curves, point_outcomes
+from emergence_jax.analysis.success import SuccessCriterion
+from emergence_jax.app.report import figures
+from emergence_jax.app.report.page import markdown_table, to_html
+from emergence_jax.app.report.tables import (SCALE_LABELS, empirical_rows, fit_rows,
+                                             scale_grid)
+from emergence_jax.core.errors import DataError
+from emergence_jax.io.run_store import load_run
+
+__all__ = ["write_report"]
+
+_EMPIRICAL_COLUMNS = ["scale_point", "label", "scale", "seeds", "diverged", "p_success",
+                      "p_success_lower", "p_success_upper", "success_mean", "failure_mean",
+                      "median"]
+_FIT_COLUMNS = ["scale", "p_success", "p_success_lower", "p_success_upper", "success_mean",
+                "success_mean_lower", "success_mean_upper"]
+
+
+def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
+                 metric: str | None = None, threshold: float | None = None) -> Path:
+    """Writes the report folder; returns the path of ``index.md``.
+
+    ``run`` is a ``Run`` (``emergence_jax.load_run``) or its path; ``fit`` a
+    ``FittedDistribution`` (``emergence_jax.load_fit``), a path to one, or None (figures without
+    the fitted curves). Success is the fit's criterion, else the run's
+    (``SuccessCriterion.from_config``); ``metric`` / ``threshold`` override it."""
+    if not hasattr(run, "metric_names"):
+        run = load_run(run)
+    if fit is not None and not hasattr(fit, "p_success"):
+        fit = load_fit(fit)
+    base = fit.criterion if fit is not None else SuccessCriterion.from_config(run.config)
+    criterion = SuccessCriterion(metric or base.metric,
+                                 base.threshold if threshold is None else float(threshold),
+                                 base.direction)
+    if out_dir is None:
+        out = run.location.require_local("a report next to the run (pass --out)") / "report"
+    else:
+        out = Path(out_dir)
+    outcomes = point_outcomes(run, criterion.metric)
+    if not outcomes:
+        raise DataError("the run has no completed scale point yet; nothing to report")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = empirical_rows(run, outcomes, criterion)
+    scales = np.array([r["scale"] for r in rows])
+    curve_rows = fit_rows(fit, scale_grid(scales)) if fit is not None else []
+    at_points = fit_rows(fit, scales) if fit is not None else []
+
+    figures.plot_distributions(run, fit, outcomes, rows, criterion, out / "distributions.png")
+    figures.plot_p_success(run, curve_rows, rows, criterion, out / "p_success.png")
+    figures.plot_success_mean(run, curve_rows, rows, criterion, out / "success_mean.png")
+    figures.plot_learning_curves(run, curves(run, criterion.metric), outcomes, criterion,
+                                 out / "learning_curves.png")
+    shown = [
+        ("distributions.png", "Seed distributions per scale",
+         "Histogram of the final metric across seeds at each scale point; blue: the fitted "
+         "mixture's predictive density; dashed: the success threshold."),
+        ("p_success.png", "P(success) vs scale",
+         "Posterior mean and credible band of the mixture weight; dots: empirical fraction of "
+         "successful seeds with 95% bootstrap intervals."),
+        ("success_mean.png", "Mean of successful runs vs scale",
+         "Fitted success-component mean with its credible band; dots: empirical means of "
+         "successful and failed seeds."),
+        ("learning_curves.png", "Learning curves by outcome",
+         "Each line is one seed; green: final metric past the threshold, red: not, grey: "
+         "diverged."),
+    ]
+    probes = figures.probe_metrics(run)
+    if probes:
+        figures.plot_probes(run, {n: curves(run, n) for n in probes}, outcomes, criterion,
+                            out / "probes.png")
+        shown.append(("probes.png", "Attention probes over training",
+                      "Per-seed attention-pattern scores during training; green: seeds that "
+                      "succeed at the end."))
+
+    tables = {"empirical": rows, "fit_at_scale_points": at_points, "fit_curve": curve_rows}
+    (out / "tables.json").write_text(json.dumps(tables, indent=2))
+    name = run.config.get("name", "run")
+    md = [f"# emergence_jax report: {name}", "",
+          f"Run: `{run.path}`  ·  metric: `{criterion.metric}`  ·  success: {criterion}  ·  "
+          f"scale: {SCALE_LABELS.get(run.scale_variable, run.scale_variable)}", ""]
+    if fit is not None:
+        md += ["## Fit", "", "```", fit.summary(), "```", ""]
+        if getattr(fit, "comparison", None):
+            md += [f"**Bimodality:** {fit.comparison['verdict']}", ""]
+        md += [f"**Diagnostics:** {'ok' if fit.diagnostics_ok else 'FAILED'} — "
+               f"{fit.diagnostics.message}", ""]
+        md += [f"**Breakthrough scale (P(success) = 0.5):** {fit.breakthrough_scale(0.5)}", ""]
+    for file, title, caption in shown:
+        md += [f"## {title}", "", f"![{title}]({file})", "", caption, ""]
+    md += ["## Numbers behind the figures", "", "Empirical, per scale point:", "",
+           markdown_table(rows, _EMPIRICAL_COLUMNS), ""]
+    if at_points:
+        md += ["Fitted, at the scale points:", "", markdown_table(at_points, _FIT_COLUMNS), ""]
+    md += ["All numbers, including the fitted curves, are in `tables.json`.", ""]
+    text = "\n".join(md)
+    (out / "index.md").write_text(text)
+    (out / "index.html").write_text(to_html(text, f"report: {name}"))
+    return out / "index.md"

@@ -1,0 +1,71 @@
+"""The numbers behind a report: empirical per-point rows and the fit along a scale grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from emergence_jax.analysis.nonparametric import bootstrap_ci
+from emergence_jax.analysis.outcomes import PointOutcome, scale_of
+from emergence_jax.analysis.success import SuccessCriterion
+from emergence_jax.app.sweep.console import human_size
+
+__all__ = ["SCALE_LABELS", "empirical_rows", "fit_rows", "point_label", "scale_grid"]
+
+SCALE_LABELS = {
+    "params": "parameters",
+    "non_embedding_params": "non-embedding parameters",
+    "tokens": "training tokens",
+    "flops": "training FLOPs",
+}
+
+
+def point_label(run, point: int) -> str:
+    """Two lines naming a scale point: its swept coordinates and its scale."""
+    entry = run.scale_points[point]
+    coords = {k: entry[k] for k in run.axes if k in entry}
+    short = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in coords.items())
+    variable = run.scale_variable
+    size = f"{human_size(float(entry[variable]))} {SCALE_LABELS.get(variable, variable)}"
+    return f"{short}\n{size}" if short else size
+
+
+def empirical_rows(run, outcomes: list[PointOutcome], criterion: SuccessCriterion) -> list[dict]:
+    """Per counted scale point: seeds, divergences, the success fraction with a 95% bootstrap
+    interval, the means of successful and failed seeds and the median."""
+    rows = []
+    for o in outcomes:
+        values = o.kept_values
+        success = criterion.succeeded(values)
+        if values.size:
+            p, lo, hi = bootstrap_ci(success.astype(float), lambda a: a.mean(-1))
+        else:
+            p = lo = hi = math.nan
+        rows.append({
+            "scale_point": o.point, "scale": scale_of(run, o.point),
+            "label": point_label(run, o.point).replace("\n", "; "),
+            "seeds": int(values.size), "diverged": int(o.diverged.sum()),
+            "p_success": p, "p_success_lower": lo, "p_success_upper": hi,
+            "success_mean": float(values[success].mean()) if success.any() else math.nan,
+            "failure_mean": float(values[~success].mean()) if (~success).any() else math.nan,
+            "median": float(np.median(values)) if values.size else math.nan,
+        })
+    return rows
+
+
+def fit_rows(fit, scales: np.ndarray) -> list[dict]:
+    """The fit's P(success) and success mean (with credible bounds) at ``scales``."""
+    ps, sm = fit.p_success(scales), fit.success_mean(scales)
+    return [{"scale": float(s), "p_success": float(ps.mean[i]),
+             "p_success_lower": float(ps.lower[i]), "p_success_upper": float(ps.upper[i]),
+             "success_mean": float(sm.mean[i]), "success_mean_lower": float(sm.lower[i]),
+             "success_mean_upper": float(sm.upper[i])}
+            for i, s in enumerate(scales)]
+
+
+def scale_grid(scales: np.ndarray, n: int = 60) -> np.ndarray:
+    """A log-spaced grid spanning ``scales`` with a margin on both sides."""
+    lo, hi = np.log(scales.min()), np.log(scales.max())
+    pad = 0.15 * max(hi - lo, 0.5)
+    return np.exp(np.linspace(lo - pad, hi + pad, n))

@@ -1,1 +1,0 @@
-"""Subcommands of the ``emergence-jax`` CLI (see ``emergence_jax.cli``)."""

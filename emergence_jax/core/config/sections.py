@@ -1,0 +1,211 @@
+"""The sections of an experiment config (model, optimizer, train, population, sweep, analysis) and
+the base of task configs with its registry (``task.name`` -> config class).
+
+Task config classes register themselves with ``@register_task`` (the built-in ones are in
+``emergence_jax.core.config.tasks``); nothing here imports task code, so configs validate, print and
+round-trip through JSON without JAX.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from emergence_jax.core.config.fields import choice, number
+from emergence_jax.core.errors import ConfigError
+
+__all__ = ["AnalysisConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig", "SweepConfig",
+           "TaskConfig", "TrainConfig", "register_task", "task_config_class", "task_names",
+           "SCALE_VARIABLES", "FIT_MODELS"]
+
+SCALE_VARIABLES = ("params", "non_embedding_params", "tokens", "flops")
+FIT_MODELS = ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Decoder-only transformer. ``width`` must be divisible by ``heads``."""
+    depth: int = number(2, low=1, doc="number of transformer blocks")
+    width: int = number(64, low=1, doc="residual stream width (d_model)")
+    heads: int = number(4, low=1, doc="attention heads per block")
+    mlp_ratio: int = number(4, low=1, doc="MLP hidden width / width")
+    pos_encoding: str = choice("rope", ("learned", "rope", "none"),
+                               doc="position encoding")
+    attention_only: bool = dataclasses.field(default=False, metadata={
+        "doc": "drop the MLP from every block (induction-head studies)"})
+    dtype: str = choice("float32", ("float32", "bfloat16"), doc="compute dtype; params stay float32")
+
+    def check(self, prefix: str) -> None:
+        if self.width % self.heads:
+            raise ConfigError(f"{prefix}width: got {self.width}, which is not divisible by "
+                              f"{prefix}heads={self.heads}; allowed: a multiple of heads")
+        if self.pos_encoding == "rope" and (self.width // self.heads) % 2:
+            raise ConfigError(f"{prefix}heads: head size width/heads = {self.width // self.heads} "
+                              "is odd; RoPE needs an even head size")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with linear warmup then cosine decay, and global-norm gradient clipping."""
+    learning_rate: float = number(1e-3, low=0.0, low_open=True, doc="peak learning rate")
+    warmup_steps: int = number(50, low=0, doc="linear warmup steps")
+    end_lr_fraction: float = number(0.1, low=0.0, high=1.0, doc="final lr / peak lr")
+    weight_decay: float = number(0.01, low=0.0)
+    b1: float = number(0.9, low=0.0, high=1.0)
+    b2: float = number(0.98, low=0.0, high=1.0)
+    grad_clip: float = number(1.0, low=0.0, doc="max global grad norm; 0 disables clipping")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training length and evaluation cadence.
+
+    Evaluation runs every ``eval_every`` steps inside the compiled loop. One host round-trip happens
+    per chunk of ``evals_per_chunk`` evaluations (rounded down to a divisor of the number of
+    evaluations, so every chunk is the same compiled program).
+    """
+    steps: int = number(1000, low=1, doc="optimizer steps per seed")
+    batch_size: int = number(32, low=1, doc="training examples per step per seed")
+    eval_every: int = number(100, low=1, doc="steps between evaluations; must divide steps")
+    evals_per_chunk: int = number(5, low=1, doc="evaluations per compiled chunk")
+    dataset_size: int = number(0, low=0, doc="distinct training examples per seed (a finite "
+                               "dataset sampled with replacement); 0 = a fresh example every time")
+    checkpoint_every_chunks: int = number(
+        1, low=0, doc="sweeps save a population checkpoint every this many chunks and after the "
+                      "last one; 0 saves none (an interrupted scale point then restarts from step 0)")
+
+    def check(self, prefix: str) -> None:
+        if self.steps % self.eval_every:
+            raise ConfigError(f"{prefix}eval_every: got {self.eval_every}, which does not divide "
+                              f"{prefix}steps={self.steps}; allowed: a divisor of steps")
+
+    @property
+    def num_evals(self) -> int:
+        return self.steps // self.eval_every
+
+    @property
+    def chunk_evals(self) -> int:
+        """Evaluations per chunk: the largest divisor of num_evals that is <= evals_per_chunk."""
+        n = self.num_evals
+        return max(d for d in range(1, min(n, self.evals_per_chunk) + 1) if n % d == 0)
+
+    @property
+    def eval_steps(self) -> tuple[int, ...]:
+        return tuple(self.eval_every * (i + 1) for i in range(self.num_evals))
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationConfig:
+    """Which seeds form the population.
+
+    Seed ``i`` (for i in ``first_seed .. first_seed + num_seeds - 1``) gets init key
+    ``fold_in(PRNGKey(init_seed), i)`` and data-order key ``fold_in(PRNGKey(data_seed), i)``, so a
+    seed's numbers do not depend on how many other seeds share its population. ``vary`` picks what
+    changes across seeds: both keys, only the data order (same init), or only the init (same data).
+    """
+    num_seeds: int = number(8, low=1, doc="seeds per population (per scale point)")
+    first_seed: int = number(0, low=0)
+    init_seed: int = number(0, low=0)
+    data_seed: int = number(1, low=0)
+    vary: str = choice("both", ("both", "init", "data"),
+                       doc="what differs across seeds: both keys, only init, or only data order")
+    seed_group: int = number(0, low=0, doc=(
+        "seeds vectorised together on one device: 0 = all of the device's seeds at once (fastest on "
+        "accelerators); k > 0 = groups of k run one after another inside the compiled chunk, which "
+        "bounds memory per device and keeps CPU working sets in cache. Results do not change."))
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A grid of scale points. ``axes`` maps dotted config fields to the values they take, e.g.
+    ``{"model.width": (32, 64, 128), "model.depth": (1, 2)}``. ``mode='product'`` takes every
+    combination; ``mode='zip'`` pairs the i-th values of all axes (all the same length).
+    An empty ``axes`` is a single scale point: the base config."""
+    axes: dict[str, tuple] = dataclasses.field(default_factory=dict)
+    mode: str = choice("product", ("product", "zip"))
+    scale_variable: str = choice("params", SCALE_VARIABLES,
+                                 doc="the derived size that statistics use as the scale")
+
+    def check(self, prefix: str) -> None:
+        for name, values in self.axes.items():
+            if not isinstance(values, (tuple, list)) or not values:
+                raise ConfigError(f"{prefix}axes[{name!r}]: got {values!r}; allowed: a non-empty "
+                                  "list of values")
+        if self.mode == "zip" and len({len(v) for v in self.axes.values()}) > 1:
+            raise ConfigError(f"{prefix}mode: 'zip' needs every axis to have the same number of "
+                              f"values; got lengths { {k: len(v) for k, v in self.axes.items()} }")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+    """Fit settings: what ``emergence-jax run`` fits after the sweep, the flags of
+    ``emergence-jax fit`` (generated from these fields) and the settings a saved fit records.
+    Changing them never invalidates trained populations.
+
+    Success is ``metric > threshold`` (``direction='above'``) or ``metric < threshold``
+    (``'below'``); ``emergence_jax.analysis.SuccessCriterion`` is the one place that applies it."""
+    metric: str = dataclasses.field(default="", metadata={
+        "doc": "metric to fit; empty = the task's success metric (e.g. ood/exact_match for count)"})
+    threshold: float = number(0.2, low=0.0, high=1.0,
+                              doc="success threshold on the metric (see direction)")
+    direction: str = choice("above", ("above", "below"),
+                            doc="a seed succeeds when its metric is above (or below) the threshold")
+    scale_variable: str = choice("", ("",) + SCALE_VARIABLES, doc=(
+        "derived size used as the scale of a run store; empty = the run's sweep.scale_variable"))
+    model: str = choice("mixture", FIT_MODELS, doc="statistical model to fit")
+    method: str = choice("nuts", ("nuts", "svi"), doc="NUTS (default) or SVI for huge populations")
+    likelihood: str = choice("auto", ("auto", "betabinomial", "zoib"), doc=(
+        "auto: BetaBinomial on counts for accuracy-type metrics (the number of evaluation "
+        "examples is known), zoib (zero/one-inflated Beta) for continuous scores such as probes"))
+    chance: float | None = number(None, low=0.0, high=1.0, doc=(
+        "pin the failure component near this chance level; none = estimate it"))
+    compare: bool = dataclasses.field(default=True, metadata={
+        "doc": "also fit the alternative (unimodal vs mixture) and compare them by PSIS-LOO"})
+    chains: int = number(4, low=1, doc="NUTS chains (SVI draws chains x samples)")
+    warmup: int = number(500, low=0, doc="NUTS warmup iterations per chain")
+    samples: int = number(500, low=10, doc="posterior draws per chain")
+    svi_steps: int = number(3000, low=1, doc="optimisation steps of SVI")
+    seed: int = number(0, low=0, doc="random seed of the sampler")
+
+    def check(self, prefix: str) -> None:
+        if self.chance is not None and self.chance >= 1.0:
+            raise ConfigError(f"{prefix}chance: got {self.chance!r}; allowed: a number in [0, 1) "
+                              "or none")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """Base of task configs. Each task subclasses it with its own fields, a default ``name`` and
+    its ``success_metric`` (the metric fits and reports use unless ``analysis.metric`` is set),
+    and registers the subclass with ``@register_task``."""
+    name: str = "count"
+    eval_seed: int = number(1234, low=0, doc="key of the fixed evaluation sets")
+    eval_examples: int = number(256, low=1, doc="examples per evaluation set")
+
+    success_metric: ClassVar[str] = "ood/exact_match"
+
+
+_TASKS: dict[str, type[TaskConfig]] = {}
+
+
+def register_task(cls: type[TaskConfig]) -> type[TaskConfig]:
+    """Class decorator: makes ``cls`` the config of the task named by its default ``name``."""
+    name = cls.__dataclass_fields__["name"].default
+    if name in _TASKS and _TASKS[name] is not cls:
+        raise ValueError(f"task {name!r} is registered twice ({_TASKS[name].__name__}, "
+                         f"{cls.__name__})")
+    _TASKS[name] = cls
+    return cls
+
+
+def task_config_class(name: str) -> type[TaskConfig]:
+    """The config class of task ``name``; ``ConfigError`` naming ``task.name`` otherwise."""
+    if name not in _TASKS:
+        allowed = ", ".join(repr(n) for n in sorted(_TASKS))
+        raise ConfigError(f"task.name: got {name!r}; allowed values: {allowed}")
+    return _TASKS[name]
+
+
+def task_names() -> list[str]:
+    """The names of the registered tasks, sorted."""
+    return sorted(_TASKS)

@@ -22,6 +22,7 @@ from emergence_jax.app.report import write_report
 from emergence_jax.app.sweep import default_out, run_sweep
 from emergence_jax.core.config import AnalysisConfig, ExperimentConfig, validate
 from emergence_jax.core.errors import StoreError
+from emergence_jax.io.fit_store import check_fit_target
 from emergence_jax.io.location import Location
 
 __all__ = ["StudyResult", "fit_run", "run_study"]
@@ -56,6 +57,7 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
                 if log:
                     log(f"fit: re-using {fit_dir} (same data and settings)")
                 return old, True
+    check_fit_target(fit_dir)
     if log:
         log(f"fit: {settings.model} model of {settings.metric} over {len(data.scales)} scale "
             f"point(s), {len(data)} seeds ({settings.method}, {settings.chains} chains)")
@@ -66,7 +68,7 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
 
 def run_study(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool = False,
               refit: bool = False, progress: bool = True,
-              log: Callable[[str], None] | None = print) -> StudyResult:
+              log: Callable[[str], None] | None = print, break_lock: bool = False) -> StudyResult:
     """Sweep, fit and report ``cfg`` into ``out`` (default ``runs/<name>``), resuming."""
     cfg = validate(cfg)
     loc = Location(out or default_out(cfg))
@@ -74,7 +76,8 @@ def run_study(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
         raise StoreError(f"--out {str(loc)!r}: `run` writes the fit and report next to the run "
                          "store and needs a local directory; use `emergence-jax sweep` for remote "
                          "stores")
-    run = run_sweep(cfg, str(loc), overwrite=overwrite, progress=progress, log=log)
+    run = run_sweep(cfg, str(loc), overwrite=overwrite, progress=progress, log=log,
+                    break_lock=break_lock)
     fit, reused = fit_run(run, cfg.analysis, loc.local / "fit", refit=refit, progress=progress,
                           log=log)
     if log:

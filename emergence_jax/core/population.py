@@ -22,6 +22,7 @@ the other seeds are untouched.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -229,8 +230,23 @@ class Population:
     def init(self) -> PopulationState:
         init_keys, data_keys = seed_keys(self.cfg, self._all_ids)
         ids = self._all_ids.astype(np.int32)
-        args = distributed.put_seed_sharded((init_keys, data_keys, ids), self.mesh)
-        return self._init(*args)
+        with self._device_errors("initialising the population"):
+            args = distributed.put_seed_sharded((init_keys, data_keys, ids), self.mesh)
+            return jax.block_until_ready(self._init(*args))
+
+    @contextlib.contextmanager
+    def _device_errors(self, doing: str):
+        """A device's out-of-memory failure becomes a ``ConfigError`` with the memory estimate
+        (``emergence_jax.core.sizing``) instead of a runtime error, or a wait on a buffer that
+        never arrives."""
+        try:
+            yield
+        except jax.errors.JaxRuntimeError as e:
+            from emergence_jax.core.sizing import out_of_memory_error
+            named = out_of_memory_error(self.cfg, e, doing)
+            if named is None:
+                raise
+            raise named from None
 
     def state_shape(self) -> PopulationState:
         """Shapes/dtypes of the (padded) state, without computing it."""
@@ -249,15 +265,17 @@ class Population:
     def train_chunk(self, state: PopulationState) -> tuple[PopulationState, dict[str, np.ndarray]]:
         """Runs one compiled chunk; returns the new state and host metrics {name: [S, chunk_evals]}
         for the real (unpadded) seeds."""
-        state, metrics = self._chunk(state, self._eval_sets)
-        metrics = distributed.to_host(metrics)
+        with self._device_errors("training a chunk"):
+            state, metrics = self._chunk(state, self._eval_sets)
+            metrics = distributed.to_host(metrics)
         return state, {k: np.asarray(v)[: self.num_seeds] for k, v in metrics.items()}
 
     def train(self, state: PopulationState | None = None, progress: bool = False,
               on_chunk: Callable[[int, PopulationState, dict], None] | None = None,
-              collect: bool = True):
-        """Trains from ``state`` (default: a fresh init) to ``train.steps``, one compiled chunk
-        after another; the host sees the population only between chunks.
+              collect: bool = True, end_chunk: int | None = None):
+        """Trains from ``state`` (default: a fresh init) to ``train.steps`` (or to the end of
+        chunk ``end_chunk - 1``), one compiled chunk after another; the host sees the population
+        only between chunks.
 
         ``on_chunk(chunk_index, state, chunk_metrics)`` runs on the host after each chunk (the
         sweep writes metrics and checkpoints there; ``chunk_metrics`` is {name: [S, chunk_evals]}).
@@ -273,7 +291,8 @@ class Population:
                        unit="step", desc=f"{self.num_seeds} seeds", leave=False)
         history: list[dict] = []
         start = time.perf_counter()
-        for chunk_index in range(first_chunk, self.num_chunks):
+        last = self.num_chunks if end_chunk is None else min(end_chunk, self.num_chunks)
+        for chunk_index in range(first_chunk, last):
             state, metrics = self.train_chunk(state)
             if collect:
                 history.append(metrics)

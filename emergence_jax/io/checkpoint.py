@@ -90,6 +90,17 @@ class PopulationCheckpointer:
         except Exception as e:  # noqa: BLE001
             raise StoreError(f"cannot list checkpoints in {self.directory}: {library_error(e)}") from None
 
+    def steps(self) -> list[int]:
+        """The steps of every checkpoint kept, ascending."""
+        try:
+            mgr = self._manager()
+            mgr.reload()
+            return sorted(int(s) for s in mgr.all_steps())
+        except StoreError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise StoreError(f"cannot list checkpoints in {self.directory}: {library_error(e)}") from None
+
     def save(self, population, state) -> int:
         """Saves the real seeds of ``state``; returns the step (blocks until it is final)."""
         import orbax.checkpoint as ocp

@@ -8,6 +8,7 @@ Layout of a run directory (a local path, or any tensorstore kvstore URL such as 
     RUN/diverged/        bool    [scale_point, seed]
     RUN/diverged_at/     int32   [scale_point, seed], step at which a seed diverged, -1 if never
     RUN/checkpoints/     orbax checkpoints of the population state, one folder per scale point
+    RUN/writer.lock      while a sweep writes: who (host, PID, start time, command); see below
 
 The eval_step axis is the longest scale point's list of eval steps. Points may train for
 different numbers of steps (``train.steps`` is a sweep axis) as long as they share
@@ -18,8 +19,24 @@ metadata says how many each point has, and a shorter point's later entries stay 
 evaluations per training chunk (their gcd), so each host round-trip of training writes whole zarr
 chunks (exactly one when all points chunk alike). The metadata (config, fingerprint, scale points
 with coordinates and sizes, metric names, eval steps, evaluations per point, seeds, completion per
-scale point, library versions) is replaced atomically (temp file + ``os.replace`` locally;
-single-object writes elsewhere).
+scale point, a digest of every written chunk, library versions) is replaced atomically (temp file
++ ``os.replace`` locally; single-object writes elsewhere).
+
+Every chunk is accounted for (``emergence_jax.io.chunk_ledger``): ``completion`` says how many
+evaluations of each point are written and ``digests`` holds a digest of each chunk they cover.
+``load_run`` refuses a store whose counted chunks are missing or altered (``StoreError`` naming
+the chunk) rather than returning fill values, ``verify_run`` lists every such chunk
+(``emergence-jax inspect --verify``), and a resumed sweep re-trains exactly those chunks
+(``RunStore.repairs``). Readers see only complete data: values past a point's completion read
+as NaN.
+
+One writer at a time: the sweep holds ``writer.lock`` (``WriterLock`` in
+``emergence_jax.io.location``) while it writes; a second writer is refused naming the holder.
+Readers ignore the lock.
+
+Only the store's own entries are ever deleted (``--overwrite``, or the leftovers of an interrupted
+creation), and only when they are recognisably a run store's: a file or folder of someone else's
+that happens to be called ``metrics`` or ``checkpoints`` is never touched.
 
 ``load_run(path)`` returns a ``Run`` with plain NumPy arrays; it never imports JAX.
 """
@@ -29,17 +46,26 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
+import math
 import os
+import re
 from typing import Any
 
 import numpy as np
 
 from emergence_jax.core.errors import StoreError
 from emergence_jax.io import jsonio
-from emergence_jax.io.location import Location, library_error, tensorstore_context
+from emergence_jax.io.chunk_ledger import (FLAG_ARRAYS, ChunkProblem, chunk_digest, chunk_key,
+                                           empty_ledger, find_problems, ledger_error,
+                                           metrics_chunks)
+from emergence_jax.io.location import Location, WriterLock, library_error, tensorstore_context
 
 FORMAT = "emergence_jax.run_store"
-FORMAT_VERSION = 1
+# 2: per-chunk digests (``digests``) and the writer lock. Version 1 stores are read, and upgraded
+# to version 2 when a sweep resumes them.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+LOCK_KEY = "writer.lock"
 ATTRIBUTE = "emergence_jax"          # key of the metadata inside the group's attributes
 GROUP_KEY = "zarr.json"
 CHECKPOINTS = "checkpoints"
@@ -50,7 +76,9 @@ ARRAY_DIMS = {
 }
 ARRAY_DTYPES = {"metrics": "float32", "diverged": "bool", "diverged_at": "int32"}
 FILL_VALUES = {"metrics": "NaN", "diverged": False, "diverged_at": -1}
-# Every top-level entry a run store writes; the only ones ``--overwrite`` ever deletes.
+# Every top-level entry a run store writes; the only ones ``--overwrite`` ever deletes (and only
+# when they are recognisably a run store's, see ``_foreign_entries``). The writer lock is not one:
+# it belongs to the process that holds it.
 STORE_ENTRIES = (GROUP_KEY, *ARRAY_DIMS, CHECKPOINTS)
 # Config fields that do not change any stored number: a run may resume with them changed. An entry
 # ending in "." ignores every field under that section.
@@ -133,9 +161,10 @@ def read_metadata(loc: Location) -> dict | None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise StoreError(f"{loc} holds a zarr.json that is not an emergence_jax run store "
                          f"(no {ATTRIBUTE!r} attribute with format {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
         raise StoreError(f"{loc}: run store format version {meta.get('format_version')!r} is not "
-                         f"supported (this version reads {FORMAT_VERSION})")
+                         f"supported (this version of emergence_jax reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}); a newer version wrote it")
     _check_metadata(loc, meta)
     return meta
 
@@ -143,6 +172,17 @@ def read_metadata(loc: Location) -> dict | None:
 _REQUIRED = {"config": dict, "fingerprint": str, "scale_points": list, "metric_names": list,
              "eval_steps": list, "seeds": list, "scale_variable": str, "eval_examples": int,
              "chunk_evals": int, "completion": list, "axes": list}
+_INT64 = (-2**63, 2**63 - 1)
+_CONFIG_SECTIONS = ("model", "task", "optimizer", "train", "population", "sweep", "analysis")
+
+
+def _is_int(x, low: int | None = None, high: int | None = None) -> bool:
+    return (isinstance(x, int) and not isinstance(x, bool) and (low is None or x >= low)
+            and (high is None or x <= high))
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def point_num_evals(meta: dict) -> list[int]:
@@ -154,29 +194,57 @@ def point_num_evals(meta: dict) -> list[int]:
 
 
 def _check_metadata(loc: Location, meta: dict) -> None:
+    """Every field a reader relies on has the type and range it must have; anything else is a
+    ``StoreError`` naming the field (a hand-edited or damaged ``zarr.json``)."""
+    def bad(field: str, value, allowed: str) -> StoreError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return StoreError(f"{loc}: run metadata field {field!r} is {shown}; expected {allowed}. "
+                          "The metadata is corrupt or was edited by hand")
+
     for key, kind in _REQUIRED.items():
-        if not isinstance(meta.get(key), kind):
-            raise StoreError(f"{loc}: run metadata field {key!r} is missing or not a "
-                             f"{kind.__name__}; the metadata is corrupt")
+        if not isinstance(meta.get(key), kind) or (kind is int and isinstance(meta[key], bool)):
+            raise bad(key, meta.get(key), f"a {kind.__name__}")
     p = len(meta["scale_points"])
-    if meta["chunk_evals"] < 1:
-        raise StoreError(f"{loc}: run metadata chunk_evals {meta['chunk_evals']!r} is not "
-                         "positive; the metadata is corrupt")
+    e = len(meta["eval_steps"])
+    if not _is_int(meta["chunk_evals"], 1) or (e and e % meta["chunk_evals"]):
+        raise bad("chunk_evals", meta["chunk_evals"],
+                  f"a positive integer dividing the {e} eval steps")
+    if not _is_int(meta["eval_examples"], 1):
+        raise bad("eval_examples", meta["eval_examples"], "a positive integer")
+    steps = meta["eval_steps"]
+    if not all(_is_int(x, 1) for x in steps) or any(a >= b for a, b in zip(steps, steps[1:])):
+        raise bad("eval_steps", steps, "increasing positive integers")
+    seeds = meta["seeds"]
+    if not all(_is_int(x, *_INT64) for x in seeds) or len(set(seeds)) != len(seeds):
+        raise bad("seeds", seeds, "distinct integers (int64)")
+    names = meta["metric_names"]
+    if not all(isinstance(x, str) for x in names) or len(set(names)) != len(names):
+        raise bad("metric_names", names, "distinct strings")
+    if not all(isinstance(x, str) for x in meta["axes"]):
+        raise bad("axes", meta["axes"], "a list of field names")
+    for section in _CONFIG_SECTIONS:
+        if section in meta["config"] and not isinstance(meta["config"][section], dict):
+            raise bad(f"config.{section}", meta["config"][section], "a section (an object)")
     if "num_evals" in meta:
         n = meta["num_evals"]
-        e = len(meta["eval_steps"])
-        if (not isinstance(n, list) or len(n) != p
-                or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= e
-                           for x in n)):
-            raise StoreError(f"{loc}: run metadata num_evals {n!r} is not one count in 1..{e} "
-                             f"per scale point ({p}); the metadata is corrupt")
-    if len(meta["completion"]) != p:
-        raise StoreError(f"{loc}: run metadata lists {p} scale points but "
-                         f"{len(meta['completion'])} completion entries; the metadata is corrupt")
+        if not isinstance(n, list) or len(n) != p or not all(_is_int(x, 1, e) for x in n):
+            raise bad("num_evals", n, f"one count in 1..{e} per scale point ({p})")
+    num_evals = point_num_evals(meta)
+    completion = meta["completion"]
+    if len(completion) != p or not all(_is_int(c, 0, n) for c, n in zip(completion, num_evals)):
+        raise bad("completion", completion,
+                  f"one count of written evaluations per scale point ({p}), each in 0..num_evals")
     for i, point in enumerate(meta["scale_points"]):
         if not (isinstance(point, dict) and isinstance(point.get("coords"), dict)
                 and isinstance(point.get("sizes"), dict)):
-            raise StoreError(f"{loc}: scale point {i} in the run metadata is malformed")
+            raise bad(f"scale_points[{i}]", point, "an object with coords and sizes objects")
+        for k, v in point["sizes"].items():
+            if not _is_number(v) or v < 0:
+                raise bad(f"scale_points[{i}].sizes.{k}", v, "a non-negative number")
+    problem = ledger_error(meta)
+    if problem:
+        raise bad("digests", meta.get("digests"), f"a chunk ledger ({problem})")
 
 
 def write_metadata(loc: Location, meta: dict) -> None:
@@ -191,7 +259,10 @@ def write_metadata(loc: Location, meta: dict) -> None:
 
 def _array_spec(loc: Location, name: str, shape: tuple[int, ...] | None = None,
                 chunks: tuple[int, ...] | None = None) -> dict:
-    spec: dict[str, Any] = {"driver": "zarr3", "kvstore": loc.kvstore(name)}
+    # Chunks equal to the fill value are stored too, so every written chunk has a key and a
+    # missing key always means a lost chunk.
+    spec: dict[str, Any] = {"driver": "zarr3", "kvstore": loc.kvstore(name),
+                            "store_data_equal_to_fill_value": True}
     if shape is not None:
         spec["metadata"] = {
             "shape": list(shape),
@@ -231,9 +302,146 @@ def _shapes(meta: dict) -> dict[str, tuple[int, ...]]:
 
 
 def _store_entries_only(loc: Location) -> bool:
-    """True when a local directory holds nothing but (pieces of) a run store."""
-    return all(p.name in STORE_ENTRIES or p.name.startswith(f".{GROUP_KEY}.")
+    """True when a local directory holds nothing but (pieces of) a run store and its lock."""
+    return all(p.name in STORE_ENTRIES or p.name == LOCK_KEY
+               or p.name.startswith((f".{GROUP_KEY}.", f".{LOCK_KEY}."))
                for p in loc.local.iterdir())
+
+
+_CHECKPOINT_CHILD = re.compile(r"^(point_\d+(/.*)?|zarr\.json)$")
+
+
+def _json_at(loc: Location, key: str):
+    try:
+        raw = loc.read(key)
+        return None if raw is None else json.loads(raw.decode("utf-8"))
+    except (StoreError, UnicodeDecodeError, json.JSONDecodeError):
+        return "unreadable"
+
+
+def _foreign_entries(loc: Location) -> list[str]:
+    """The entries named like a store's (``STORE_ENTRIES``) that a run store did not write: a
+    valid zarr.json without run metadata, an array folder of other dimensions, a checkpoints
+    folder holding anything but per-point checkpoint folders, a file where a folder belongs."""
+    foreign = []
+    for name in STORE_ENTRIES:
+        if loc.local is not None:
+            path = loc.local / name
+            if not (path.exists() or path.is_symlink()):
+                continue
+            if path.is_symlink() or (name == GROUP_KEY) != path.is_file():
+                foreign.append(name)
+                continue
+        if name == GROUP_KEY:
+            group = _json_at(loc, GROUP_KEY)
+            attrs = group.get("attributes") if isinstance(group, dict) else None
+            if isinstance(attrs, dict) and ATTRIBUTE not in attrs:
+                foreign.append(name)  # someone else's zarr group (garbage counts as ours)
+            continue
+        keys = [k[len(name) + 1:] for k in loc.list_keys(name + "/")]
+        if not keys:
+            continue
+        if name == CHECKPOINTS:
+            if not all(_CHECKPOINT_CHILD.match(k) for k in keys):
+                foreign.append(name)
+            continue
+        array = _json_at(loc, f"{name}/{GROUP_KEY}")
+        ours = (isinstance(array, dict)
+                and array.get("dimension_names") == list(ARRAY_DIMS[name]))
+        if not ours and not all(k.startswith("c/") for k in keys):
+            foreign.append(name)
+    return foreign
+
+
+def _delete_own_entries(loc: Location) -> None:
+    """Deletes the run store's entries; refuses (deleting nothing) when one is someone else's."""
+    foreign = _foreign_entries(loc)
+    if foreign:
+        raise StoreError(f"{loc}: {', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not "
+                         "part of a run store, and a run store would replace "
+                         f"{'it' if len(foreign) == 1 else 'them'}; nothing was deleted. Move "
+                         f"{'it' if len(foreign) == 1 else 'them'} away or choose another output path")
+    loc.delete_entries(list(STORE_ENTRIES))
+
+
+# --------------------------------------------------------------------------------------------
+# Chunk accounting (see ``emergence_jax.io.chunk_ledger``).
+
+
+def _chunk_keys(loc: Location, name: str | None = None) -> set[str]:
+    """The keys of the stored chunks of one array (default: all three)."""
+    names = [name] if name else list(ARRAY_DIMS)
+    return {k for n in names for k in loc.list_keys(f"{n}/c/")}
+
+
+def _completed(meta: dict) -> list[bool]:
+    return [c >= n for c, n in zip(meta["completion"], point_num_evals(meta))]
+
+
+def _read_arrays(loc: Location, meta: dict, arrays: dict) -> dict[str, np.ndarray]:
+    """Every array, read whole; a chunk that cannot be decoded is a ``StoreError`` naming it."""
+    data = {}
+    for name, arr in arrays.items():
+        try:
+            data[name] = np.asarray(arr.read().result())
+        except Exception as e:  # noqa: BLE001
+            raise StoreError(f"{loc}: reading the {name!r} array failed ({library_error(e)}); "
+                             f"{_unreadable_chunk(meta, name, arr)} is corrupt. "
+                             f"`emergence-jax inspect --verify {loc}` lists every damaged chunk; "
+                             "rerunning the sweep with the same config re-trains them") from None
+    return data
+
+
+def _unreadable_chunk(meta: dict, name: str, arr) -> str:
+    """The key of the first chunk of ``arr`` that cannot be read (for error messages)."""
+    ce = meta["chunk_evals"]
+    for p in range(arr.shape[0]):
+        chunks = range(metrics_chunks(meta)) if name == "metrics" else [None]
+        for k in chunks:
+            view = arr[p, :, k * ce:(k + 1) * ce, :] if name == "metrics" else arr[p, :]
+            try:
+                view.read().result()
+            except Exception:  # noqa: BLE001
+                return f"the chunk {chunk_key(name, p, k)}"
+    return "a chunk"
+
+
+def _ledger_from_data(meta: dict, data: dict, problems: list[ChunkProblem]) -> dict:
+    """Digests of the counted chunks as they are stored (upgrading a format-1 store); damaged
+    chunks stay unrecorded until they are written again."""
+    ledger = empty_ledger(meta)
+    bad = {(q.array, q.point, q.evals) for q in problems}
+    ce = meta["chunk_evals"]
+    for p, done in enumerate(_completed(meta)):
+        for k in range(meta["completion"][p] // ce):
+            evals = (k * ce, (k + 1) * ce)
+            if ("metrics", p, evals) not in bad:
+                ledger["metrics"][p][k] = chunk_digest(data["metrics"][p, :, evals[0]:evals[1]])
+        if done:
+            for name in FLAG_ARRAYS:
+                ledger[name][p] = chunk_digest(data[name][p])
+    return ledger
+
+
+def _repairs(meta: dict, problems: list[ChunkProblem]) -> dict[int, list[tuple[int, int]]]:
+    """Per point, the evaluation ranges to write again. Damaged flags are rewritten with the
+    point's last counted chunk (the flags are written with every chunk)."""
+    ce = meta["chunk_evals"]
+    out: dict[int, set] = {}
+    for q in problems:
+        if q.evals is not None:
+            out.setdefault(q.point, set()).add(q.evals)
+        else:
+            done = meta["completion"][q.point]
+            out.setdefault(q.point, set()).add((done - ce, done))
+    return {p: sorted(r) for p, r in sorted(out.items())}
+
+
+def _problems_error(loc: Location, meta: dict, problems: list[ChunkProblem]) -> StoreError:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return StoreError(f"{loc}: {problems[0].describe(meta)}{more}; the store has lost data it "
+                      f"recorded as written. `emergence-jax inspect --verify {loc}` lists every "
+                      "damaged chunk; rerunning the sweep with the same config re-trains them")
 
 
 class RunStore:
@@ -241,12 +449,24 @@ class RunStore:
 
     def __init__(self, loc: Location, meta: dict, arrays: dict):
         self.loc, self.meta, self.arrays = loc, meta, arrays
+        # Per point, the evaluation ranges [start, stop) below its completion that must be
+        # written again (their chunks are missing or corrupt); filled when a store is resumed.
+        self.repairs: dict[int, list[tuple[int, int]]] = {}
+        self._pending: dict[int, dict] = {}  # digests written but not yet counted, per point
+
+    @staticmethod
+    def lock(loc: Location, *, break_lock: bool = False, log=None) -> WriterLock:
+        """Takes the store's writer lock (``StoreError`` naming the holder when another process
+        writes it)."""
+        return WriterLock.acquire(loc, LOCK_KEY, break_lock=break_lock, what="a run store",
+                                  log=log)
 
     @classmethod
     def create(cls, loc: Location, meta: dict) -> "RunStore":
         import tensorstore as ts
         meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, created=_now())
         meta.setdefault("completion", [0] * len(meta["scale_points"]))
+        meta["digests"] = empty_ledger(meta)
         meta["arrays"] = {n: {"dims": list(d), "dtype": ARRAY_DTYPES[n]}
                           for n, d in ARRAY_DIMS.items()}
         _check_metadata(loc, meta)
@@ -254,10 +474,7 @@ class RunStore:
         p, s, _, m = shapes["metrics"]
         chunks = {"metrics": (1, s, meta["chunk_evals"], m), "diverged": (1, s),
                   "diverged_at": (1, s)}
-        if loc.local is not None:
-            if loc.local.exists() and not loc.local.is_dir():
-                raise StoreError(f"{loc} is a file, not a directory; choose another output path")
-            loc.local.mkdir(parents=True, exist_ok=True)
+        loc.ensure_dir()
         arrays = {}
         for name, shape in shapes.items():
             try:
@@ -267,11 +484,11 @@ class RunStore:
             except Exception as e:  # noqa: BLE001
                 raise StoreError(f"cannot create the {name!r} array in {loc}: "
                                  f"{library_error(e)}") from None
-        if loc.local is not None:  # mark the checkpoint folder as a (foreign) zarr group
-            note = {"zarr_format": 3, "node_type": "group", "attributes": {
-                "description": "orbax checkpoints of the population state, one folder per scale "
-                               "point; not zarr arrays"}}
-            loc.write_atomic(f"{CHECKPOINTS}/{GROUP_KEY}", json.dumps(note).encode())
+        # Marks the checkpoint folder as a (foreign) zarr group, and as the run store's own.
+        note = {"zarr_format": 3, "node_type": "group", "attributes": {
+            "description": "orbax checkpoints of the population state, one folder per scale "
+                           "point; not zarr arrays"}}
+        loc.write_atomic(f"{CHECKPOINTS}/{GROUP_KEY}", json.dumps(note).encode())
         write_metadata(loc, meta)
         return cls(loc, meta, arrays)
 
@@ -279,7 +496,9 @@ class RunStore:
     def open_or_create(cls, loc: Location, meta: dict, overwrite: bool = False) -> "RunStore":
         """Opens the store at ``loc`` to resume it, or creates it. Refuses to resume a store
         written with a different config (unless ``overwrite``, which deletes the store's own
-        entries and nothing else) and to write into a directory that holds other files."""
+        entries and nothing else) and to write into a directory that holds other files. The
+        caller holds the writer lock (``RunStore.lock``). A resumed store's missing or corrupt
+        chunks are listed in ``repairs``."""
         if loc.local is not None and loc.local.exists() and not loc.local.is_dir():
             raise StoreError(f"{loc} is a file, not a run directory; choose another output path")
         try:
@@ -290,7 +509,7 @@ class RunStore:
                                  "run") from None
             existing = None
         if overwrite:
-            loc.delete_entries(list(STORE_ENTRIES))
+            _delete_own_entries(loc)
             existing = None
         if existing is not None:
             return cls._resume(loc, existing, meta)
@@ -301,8 +520,8 @@ class RunStore:
         if loc.local is None and loc.exists_nonempty() and not overwrite:
             raise StoreError(f"{loc} is not empty and is not a run store; choose another location "
                              "(or --overwrite)")
-        loc.delete_entries(list(STORE_ENTRIES))  # leftovers of a creation interrupted before
-        return cls.create(loc, meta)              # its metadata was written
+        _delete_own_entries(loc)      # leftovers of a creation interrupted before its metadata
+        return cls.create(loc, meta)  # was written
 
     @classmethod
     def _resume(cls, loc: Location, existing: dict, meta: dict) -> "RunStore":
@@ -322,9 +541,16 @@ class RunStore:
                 raise StoreError(f"{loc}: stored {key} {stored[key]!r} differ from this "
                                  f"code's {wanted[key]!r}; start over with --overwrite")
         store = cls.open(loc)
+        refreshed = dict(store.meta)
         if existing["fingerprint"] != meta["fingerprint"]:
             # Same numbers, fingerprint from older rules on which fields are ignored: refresh it.
-            store.meta = dict(store.meta, fingerprint=meta["fingerprint"])
+            refreshed["fingerprint"] = meta["fingerprint"]
+        data, problems = store.find_repairs()
+        if "digests" not in store.meta:  # format 1: record the digests of what is there
+            refreshed["digests"] = _ledger_from_data(store.meta, data, problems)
+            refreshed["format_version"] = FORMAT_VERSION
+        if refreshed != store.meta:
+            store.meta = refreshed
             write_metadata(loc, store.meta)
         return store
 
@@ -336,6 +562,13 @@ class RunStore:
         shapes = _shapes(meta)
         arrays = {name: _open_array(loc, name, shapes[name], write=True) for name in ARRAY_DIMS}
         return cls(loc, meta, arrays)
+
+    def find_repairs(self) -> tuple[dict[str, np.ndarray], list[ChunkProblem]]:
+        """Checks every counted chunk and sets ``repairs``; returns the arrays as read and the
+        damaged chunks."""
+        data, problems = _check_chunks(self.loc, self.meta, self.arrays)
+        self.repairs = _repairs(self.meta, problems)
+        return data, problems
 
     def write_chunk(self, point: int, first_eval: int, metrics: np.ndarray,
                     diverged: np.ndarray, diverged_at: np.ndarray) -> None:
@@ -354,6 +587,16 @@ class RunStore:
         except Exception as e:  # noqa: BLE001
             raise StoreError(f"writing metrics of scale point {point} to {self.loc} failed: "
                              f"{library_error(e)}") from None
+        ce = self.meta["chunk_evals"]
+        if first_eval % ce or n % ce:
+            raise StoreError(f"evaluations {first_eval}..{first_eval + n} of scale point {point} "
+                             f"are not whole chunks of {ce}")
+        block = np.asarray(metrics, np.float32)
+        pending = self._pending.setdefault(point, {"metrics": {}})
+        for j in range(n // ce):
+            pending["metrics"][first_eval // ce + j] = chunk_digest(block[:, j * ce:(j + 1) * ce])
+        pending["diverged"] = chunk_digest(np.asarray(diverged, bool))
+        pending["diverged_at"] = chunk_digest(np.asarray(diverged_at, np.int32))
 
     def read_point(self, point: int, eval_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Stored metrics [S, M] of one evaluation of one point, and its seeds' diverged flags."""
@@ -366,11 +609,38 @@ class RunStore:
         return np.asarray(values), np.asarray(diverged)
 
     def set_completion(self, point: int, evals_written: int) -> None:
-        """Records that the first ``evals_written`` evaluations of ``point`` are durably written."""
+        """Records that the first ``evals_written`` evaluations of ``point`` are durably written,
+        with the digests of the chunks they cover (of the values written by this process, or
+        read back from the store for chunks an interrupted process wrote)."""
         completion = list(self.meta["completion"])
         completion[point] = int(evals_written)
-        self.meta = dict(self.meta, completion=completion)
+        ledger = json.loads(json.dumps(self.meta["digests"]))
+        pending = self._pending.get(point, {"metrics": {}})
+        for k in range(int(evals_written) // self.meta["chunk_evals"]):
+            if k in pending["metrics"]:
+                ledger["metrics"][point][k] = pending["metrics"].pop(k)
+            elif ledger["metrics"][point][k] is None:
+                ledger["metrics"][point][k] = self._stored_digest("metrics", point, k)
+        for name in FLAG_ARRAYS:
+            if name in pending:
+                ledger[name][point] = pending.pop(name)
+            elif ledger[name][point] is None:
+                ledger[name][point] = self._stored_digest(name, point)
+        self.meta = dict(self.meta, completion=completion, digests=ledger)
         write_metadata(self.loc, self.meta)
+
+    def _stored_digest(self, name: str, point: int, chunk: int | None = None) -> str | None:
+        """The digest of a chunk as stored (None when it is not there)."""
+        if chunk_key(name, point, chunk) not in _chunk_keys(self.loc, name):
+            return None
+        ce = self.meta["chunk_evals"]
+        view = (self.arrays[name][point, :, chunk * ce:(chunk + 1) * ce, :]
+                if name == "metrics" else self.arrays[name][point, :])
+        try:
+            return chunk_digest(np.asarray(view.read().result()))
+        except Exception as e:  # noqa: BLE001
+            raise StoreError(f"reading back {chunk_key(name, point, chunk)} from {self.loc} "
+                             f"failed: {library_error(e)}") from None
 
     @property
     def completion(self) -> list[int]:
@@ -461,15 +731,7 @@ class Run:
                                   "eval_examples": self.eval_examples})
 
 
-def load_run(path: str | os.PathLike) -> Run:
-    """Reads a run store (a directory or kvstore URL) into a ``Run``. For example::
-
-        run = load_run("runs/count")
-        run.metric("ood/exact_match").shape          # [scale_point, seed, eval_step]
-
-    Per-seed outcomes (which evaluation counts, which seeds are left out) come from
-    ``emergence_jax.analysis.outcomes``.
-    """
+def _read_store(path: str | os.PathLike) -> tuple[Location, dict, dict[str, np.ndarray]]:
     loc = Location(path)
     if loc.local is not None:
         if not loc.local.exists():
@@ -480,16 +742,70 @@ def load_run(path: str | os.PathLike) -> Run:
     if meta is None:
         raise StoreError(f"{loc} is not a run store (no {GROUP_KEY} with run metadata)")
     shapes = _shapes(meta)
-    data = {}
-    for name in ARRAY_DIMS:
-        arr = _open_array(loc, name, shapes[name], write=False)
-        try:
-            data[name] = np.asarray(arr.read().result())
-        except Exception as e:  # noqa: BLE001
-            raise StoreError(f"{loc}: reading the {name!r} array failed ({library_error(e)}); "
-                             "a chunk is corrupt") from None
+    arrays = {name: _open_array(loc, name, shapes[name], write=False) for name in ARRAY_DIMS}
+    return loc, meta, arrays
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Reads a run store (a directory or kvstore URL) into a ``Run``. For example::
+
+        run = load_run("runs/count")
+        run.metric("ood/exact_match").shape          # [scale_point, seed, eval_step]
+
+    Only complete data is returned: every chunk the metadata counts is checked against the
+    chunk ledger (a missing or altered chunk is a ``StoreError`` naming it, never fill values),
+    and values past a point's recorded completion (a chunk being written right now) read as NaN.
+    Per-seed outcomes (which evaluation counts, which seeds are left out) come from
+    ``emergence_jax.analysis.outcomes``.
+    """
+    loc, meta, arrays = _read_store(path)
+    data = _read_arrays(loc, meta, arrays)
+    problems = find_problems(meta, _chunk_keys(loc), data, _completed(meta))
+    if problems:
+        raise _problems_error(loc, meta, problems)
+    for p, done in enumerate(meta["completion"]):
+        data["metrics"][p, :, done:] = np.nan
     return Run(loc, meta, data["metrics"], data["diverged"], data["diverged_at"])
 
 
-__all__ = ["Run", "RunStore", "STORE_ENTRIES", "config_differences", "config_fingerprint",
-           "load_run", "point_num_evals", "read_metadata", "resume_ignored"]
+def verify_run(path: str | os.PathLike) -> tuple[dict, list[str]]:
+    """Checks every chunk of a run store against its ledger; returns the metadata and one line
+    per damaged chunk (no lines: the store is intact)."""
+    loc, meta, arrays = _read_store(path)
+    _, problems = _check_chunks(loc, meta, arrays)
+    return meta, [q.describe(meta) for q in problems]
+
+
+def _check_chunks(loc: Location, meta: dict, arrays: dict
+                  ) -> tuple[dict[str, np.ndarray], list[ChunkProblem]]:
+    """Every array as read and every damaged chunk: missing, altered, or undecodable (an array
+    that cannot be decoded whole is read chunk by chunk to find those)."""
+    ce = meta["chunk_evals"]
+    undecodable: list[ChunkProblem] = []
+    data = {}
+    for name, arr in arrays.items():
+        try:
+            data[name] = np.asarray(arr.read().result())
+            continue
+        except Exception:  # noqa: BLE001 - find the undecodable chunks, check the rest
+            pass
+        data[name] = out = np.empty(arr.shape, arr.dtype.numpy_dtype)
+        for p in range(arr.shape[0]):
+            for k in (range(metrics_chunks(meta)) if name == "metrics" else [None]):
+                index = (p, slice(None), slice(k * ce, (k + 1) * ce)) if k is not None else (p,)
+                try:
+                    out[index] = np.asarray(arr[index].read().result())
+                except Exception:  # noqa: BLE001
+                    out[index] = {"metrics": np.nan, "diverged": False, "diverged_at": -1}[name]
+                    undecodable.append(ChunkProblem(
+                        name, p, "undecodable", chunk_key(name, p, k),
+                        (k * ce, (k + 1) * ce) if k is not None else None))
+    bad_keys = {q.key for q in undecodable}
+    problems = [q for q in find_problems(meta, _chunk_keys(loc), data, _completed(meta))
+                if q.key not in bad_keys]
+    return data, undecodable + problems
+
+
+__all__ = ["LOCK_KEY", "Run", "RunStore", "STORE_ENTRIES", "config_differences",
+           "config_fingerprint", "load_run", "point_num_evals", "read_metadata", "resume_ignored",
+           "verify_run"]

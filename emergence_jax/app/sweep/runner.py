@@ -11,7 +11,13 @@ writer that, after every chunk of evaluations,
 
 A restart with the same config resumes every unfinished point from its latest checkpoint and skips
 finished ones. Training is deterministic (a seed's batch at step t depends only on its data key and
-t), so evaluations between that checkpoint and the interruption are recomputed identically.
+t), so evaluations between that checkpoint and the interruption are recomputed identically. Chunks
+the store has lost since they were written (``RunStore.repairs``) are re-trained from the nearest
+checkpoint before them (or from the start) and only they are written again.
+
+Before anything is allocated or created, every point's memory is estimated against the devices
+(``emergence_jax.core.sizing``); then process 0, the one writer, takes the store's writer lock for
+the whole sweep (a second sweep on the same store is refused, naming the holder).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import numpy as np
 from emergence_jax.analysis.outcomes import PointOutcome
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.sweep.console import headline_metrics, point_summary
-from emergence_jax.app.sweep.points import build_metadata, default_out, expand
+from emergence_jax.app.sweep.points import build_metadata, default_out, expand, format_coords
 from emergence_jax.core.config import ExperimentConfig, validate
+from emergence_jax.core.errors import StoreError
 from emergence_jax.io.location import Location
 from emergence_jax.io.run_store import Run, RunStore, load_run
 
@@ -34,27 +41,65 @@ __all__ = ["run_sweep"]
 
 def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] | None = print,
-              mesh=None) -> Run:
+              mesh=None, break_lock: bool = False) -> Run:
     """Trains every scale point of ``cfg`` into the run store at ``out`` (default
     ``runs/<name>``), resuming a previous run of the same config there; returns the loaded
-    ``Run``. Raises ConfigError for an invalid point (before training anything) and StoreError
-    for a store that cannot be resumed."""
+    ``Run``. Raises ConfigError for an invalid point or one that does not fit in memory (before
+    anything is allocated) and StoreError for a store that cannot be resumed or that another
+    process is writing (``break_lock`` takes over its lock: see ``RunStore.lock``)."""
     import jax
 
     from emergence_jax.core.population import Population
+    from emergence_jax.core.sizing import check_memory
 
     cfg = validate(cfg)
     points = expand(cfg)
     loc = Location(out or default_out(cfg))
+    for p in points:
+        check_memory(p.config, mesh=mesh, what=f"scale point {p.index} ({format_coords(p.coords)})"
+                     if p.coords else "")
     populations = [Population(p.config, mesh=mesh) for p in points]
     meta = build_metadata(cfg, points, populations)
     writer = jax.process_index() == 0
-    store = RunStore.open_or_create(loc, meta, overwrite) if writer else None
+    lock, store = _open_store(loc, meta, overwrite, writer, break_lock, log)
+    try:
+        return _sweep(cfg, points, populations, meta, loc, store, writer, progress, log)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _open_store(loc: Location, meta: dict, overwrite: bool, writer: bool, break_lock: bool,
+                log) -> tuple:
+    """(lock, store): the writer takes the lock and opens (or creates) the store; on several
+    processes the others then open it. A refusal reaches every process, so none waits forever."""
+    import jax
+
+    lock = store = error = None
+    if writer:
+        try:
+            lock = RunStore.lock(loc, break_lock=break_lock, log=log)
+            store = RunStore.open_or_create(loc, meta, overwrite)
+        except StoreError as e:
+            if lock is not None:
+                lock.release()
+            error = e
     if jax.process_count() > 1:  # every process must see the store before training starts
         from jax.experimental import multihost_utils
-        multihost_utils.sync_global_devices("emergence_jax.run_store_ready")
+        ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
+        if not int(ok):
+            raise error or StoreError(f"{loc}: process 0 could not open the run store (see its "
+                                      "error)")
         if not writer:
             store = RunStore.open(loc)
+            store.find_repairs()  # the same damaged chunks as the writer found
+    elif error is not None:
+        raise error
+    return lock, store
+
+
+def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) -> Run:
+    import jax
 
     criterion = SuccessCriterion.from_config(cfg)
     num_evals = meta["num_evals"]  # per point
@@ -83,11 +128,16 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
     try:
         for point, pop in zip(points, populations):
             p = point.index
-            if store.completion[p] >= num_evals[p]:
+            repairs = store.repairs.get(p, [])
+            if store.completion[p] >= num_evals[p] and not repairs:
                 emit(summary(p) + " (already complete)")
                 continue
+            if repairs:
+                spans = ", ".join(f"{a + 1}..{b}" for a, b in repairs)
+                emit(f"[{p + 1}/{len(points)}] {format_coords(point.coords)}: re-training the lost "
+                     f"evaluations {spans}")
             start = time.perf_counter()
-            _train_point(pop, p, store, loc, meta, writer, bar, len(points))
+            _train_point(pop, p, store, loc, meta, writer, bar, len(points), repairs)
             emit(summary(p, seconds=time.perf_counter() - start))
     finally:
         if bar is not None:
@@ -105,11 +155,12 @@ def _steps_done(completion: list[int], num_evals: list[int], eval_every: int,
 
 
 def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer: bool, bar,
-                 total_points: int) -> None:
+                 total_points: int, repairs: list[tuple[int, int]] = ()) -> None:
     """Trains scale point ``p`` from its latest checkpoint (or from scratch) with
     ``Population.train``; after each chunk: metrics written and committed -> checkpoint (when
     due) -> completion recorded. The point's own ``train.chunk_evals`` evaluations are written
-    per chunk."""
+    per chunk. Chunks to ``repairs`` (evaluation ranges the store lost) start training at the
+    nearest checkpoint before them; of the chunks already counted, only those are written."""
     from emergence_jax.io.checkpoint import PopulationCheckpointer
 
     train = pop.cfg.train
@@ -119,16 +170,24 @@ def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer
     ckpt = (PopulationCheckpointer(ckpt_loc)
             if ckpt_loc is not None and ckpt_loc.orbax_path() is not None else None)
     try:
-        state = None
-        if ckpt is not None and ckpt.latest_step() is not None:
-            state = ckpt.restore(pop)
-            resumed = pop.steps_done(state) // train.eval_every
-            if writer and resumed > store.completion[p]:
-                # Interrupted after the checkpoint became final but before the metadata update;
-                # its metrics were committed before the checkpoint was saved.
-                store.set_completion(p, resumed)
-        if state is None:
-            state = pop.init()
+        done = store.completion[p]
+        latest = ckpt.latest_step() if ckpt is not None else None
+        if latest is not None and latest // train.eval_every > done:
+            # Interrupted after the checkpoint became final but before the metadata update;
+            # its metrics were committed before the checkpoint was saved.
+            done = latest // train.eval_every
+            if writer:
+                store.set_completion(p, done)
+        counted = done // train.chunk_evals  # chunks written and counted
+        ce = train.chunk_evals
+        lost = sorted({c for a, b in repairs for c in range(a // ce, (b - 1) // ce + 1)})
+        if counted >= pop.num_chunks and not lost:
+            return  # finished: only its completion had not been recorded
+        start = min(lost + [counted]) * pop.chunk_steps
+        start_step = max((s for s in (ckpt.steps() if ckpt is not None else []) if s <= start),
+                         default=None)
+        state = pop.init() if start_step is None else ckpt.restore(pop, start_step)
+        end_chunk = pop.num_chunks if counted < pop.num_chunks else max(lost) + 1
         first_chunk = pop.steps_done(state) // pop.chunk_steps
         if bar is not None:
             bar.set_description(f"scale point {p + 1}/{total_points}")
@@ -138,12 +197,15 @@ def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer
         clock = {"start": time.perf_counter()}
 
         def on_chunk(c: int, state, metrics: dict) -> None:
+            if c < counted and c not in lost:
+                return  # intact in the store: recomputed only on the way to a lost chunk
             block = np.stack([metrics[n] for n in names], axis=-1)  # [S, chunk_evals, M]
             status = pop.seed_status(state)
             if writer:
                 store.write_chunk(p, c * train.chunk_evals, block, status["diverged"],
                                   status["diverged_at"])
-            if ckpt is not None and ((c + 1) % every == 0 or c + 1 == pop.num_chunks):
+            if ckpt is not None and c >= counted and ((c + 1) % every == 0
+                                                      or c + 1 == pop.num_chunks):
                 ckpt.save(pop, state)
             if writer:
                 store.set_completion(p, max(store.completion[p], (c + 1) * train.chunk_evals))
@@ -156,7 +218,7 @@ def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer
                     bar.set_postfix_str(f"{rate:,.0f} seed-steps/s")
                 bar.update(pop.chunk_steps)
 
-        pop.train(state, on_chunk=on_chunk, collect=False)
+        pop.train(state, on_chunk=on_chunk, collect=False, end_chunk=end_chunk)
     finally:
         if ckpt is not None:
             ckpt.close()

@@ -9,12 +9,33 @@ HELP = "show what a run store holds: scale points, seeds, eval steps, completion
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="run store directory or URL (e.g. gs://bucket/run)")
+    parser.add_argument("--verify", action="store_true",
+                        help="check every written chunk against the store's chunk ledger and "
+                             "list the missing or corrupt ones (exit status 1 if any)")
+
+
+def verify(run_dir: str) -> int:
+    from emergence_jax.io.run_store import verify_run
+    meta, problems = verify_run(run_dir)
+    chunks = sum(c // meta["chunk_evals"] for c in meta["completion"])
+    if not problems:
+        print(f"verify        ok: all {chunks} written metrics chunks and the seeds' flags are "
+              "present and hold what was written")
+        return 0
+    print(f"verify        {len(problems)} damaged chunk(s) of {chunks} written:")
+    for line in problems:
+        print(f"  {line}")
+    print("rerun the sweep with the same config to re-train them (they are re-trained from the "
+          "nearest checkpoint)")
+    return 1
 
 
 def run(args: argparse.Namespace) -> int:
     from emergence_jax.io.run_store import load_run
     from emergence_jax.app.sweep import run_summary_lines
 
+    if args.verify:
+        return verify(args.run_dir)
     run_ = load_run(args.run_dir)
     p, s, e, m = run_.metrics.shape
     cfg = run_.config

@@ -14,6 +14,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="start over when the run directory holds a different config")
     parser.add_argument("--refit", action="store_true", help="fit again even if a fit exists")
+    parser.add_argument("--break-lock", action="store_true",
+                        help="take over the run store's writer lock from a process that no "
+                             "longer runs (see docs/run-store.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -22,5 +25,5 @@ def run(args) -> int:
     from emergence_jax.app.study import run_study
 
     run_study(cfg, args.out, overwrite=args.overwrite, refit=args.refit,
-              progress=not args.no_progress)
+              progress=not args.no_progress, break_lock=args.break_lock)
     return 0

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="delete a run store already at --out and start over (otherwise a "
                              "run with the same config resumes and a different one is refused)")
+    parser.add_argument("--break-lock", action="store_true",
+                        help="take over the run store's writer lock from a process that no "
+                             "longer runs (e.g. on another host); see docs/run-store.md")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -25,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     out = args.out or default_out(cfg)
-    result = run_sweep(cfg, out, overwrite=args.overwrite, progress=not args.no_progress)
+    result = run_sweep(cfg, out, overwrite=args.overwrite, progress=not args.no_progress,
+                       break_lock=args.break_lock)
     print(f"run store: {result.path} ({int(result.completed.sum())}/{len(result.completed)} "
           "scale points complete)")
     return 0

@@ -32,7 +32,9 @@ def format_seed_table(seed_ids, final: dict[str, np.ndarray], diverged: np.ndarr
 def run(args) -> int:
     cfg = load(args)
     from emergence_jax.core.population import Population  # heavy import after the config is valid
+    from emergence_jax.core.sizing import check_memory
 
+    check_memory(cfg, host_copies=False)  # before anything is allocated
     pop = Population(cfg)
     sizes = pop.sizes()
     print(f"{cfg.name}: {pop.num_seeds} seeds on {pop.mesh.devices.size} device(s), "

@@ -4,27 +4,35 @@
     1e6,0,0.00,200
     1e6,1,0.73,200
 
-``read_seed_table`` parses the text into columns and names the row (counting the header as row 1,
-as a spreadsheet shows it) and the column of anything that is not a number or an integer; what
-values are allowed is checked by ``emergence_jax.analysis.SeedData``, which reports the same row
-numbers. ``write_seed_table`` writes the columns back.
+The file is UTF-8 text, with or without a byte-order mark (spreadsheet programs write one); other
+encodings are refused with the first byte that is not UTF-8 named. ``read_seed_table`` parses the
+text into columns and names the row (counting the header as row 1, as a spreadsheet shows it) and
+the column of anything that is not a number or an integer (seeds and ``n_eval`` are exact
+integers in the int64 range); what values are allowed — and that each (scale, seed[, group])
+appears once — is checked by ``emergence_jax.analysis.SeedData``, which reports the same row
+numbers. ``write_seed_table`` writes the columns back (atomically). The format, with an example, is
+documented in ``docs/seed-csv.md``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from emergence_jax.core.errors import DataError
+from emergence_jax.core.errors import DataError, StoreError
+from emergence_jax.io.location import Location
 
 __all__ = ["OPTIONAL", "REQUIRED", "read_seed_table", "write_seed_table"]
 
 REQUIRED = ("scale", "seed", "value")
 OPTIONAL = ("n_eval", "group")
+INT64 = (-2**63, 2**63 - 1)
 
 
 def _parse_float(where: str, column: str, text: str) -> float:
@@ -38,10 +46,37 @@ def _parse_float(where: str, column: str, text: str) -> float:
 
 
 def _parse_int(where: str, column: str, text: str) -> int:
-    v = _parse_float(where, column, text)
-    if not math.isfinite(v) or v != round(v):
-        raise DataError(f"{where}, column {column!r}: {text.strip()!r} is not an integer")
-    return int(round(v))
+    """An exact integer: written as one (``12``), or as a float with an integer value below 2⁵³
+    (``1e3``, ``7.0``), within int64."""
+    t = text.strip()
+    try:
+        v = int(t)
+    except ValueError:
+        f = _parse_float(where, column, text)
+        if not math.isfinite(f) or f != round(f) or abs(f) >= 2**53:
+            raise DataError(f"{where}, column {column!r}: {t!r} is not an integer"
+                            + (" (write large integers without a decimal point or exponent)"
+                               if math.isfinite(f) and abs(f) >= 2**53 else "")) from None
+        v = int(f)
+    if not INT64[0] <= v <= INT64[1]:
+        raise DataError(f"{where}, column {column!r}: {t} is outside the int64 range "
+                        f"({INT64[0]}..{INT64[1]})")
+    return v
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """UTF-8 text (a byte-order mark is dropped); anything else is a ``DataError`` naming the
+    row and the byte."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{path}: the file is UTF-16 text; save it as UTF-8 (\"CSV UTF-8\")")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        row = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}: row {row}: byte 0x{raw[e.start]:02x} is not UTF-8; the file is "
+                        "in another encoding (Latin-1 or Windows-1252, as some spreadsheet "
+                        "programs save it?). Save it as UTF-8 (\"CSV UTF-8\") and try again") \
+            from None
 
 
 def read_seed_table(path: str | os.PathLike) -> dict:
@@ -50,9 +85,14 @@ def read_seed_table(path: str | os.PathLike) -> dict:
     number in the file, for error messages)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such CSV file")
+        raise DataError(f"{path}: " + ("a directory, not a CSV file" if path.is_dir()
+                                       else "no such CSV file"))
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e})") from None
     columns: dict[str, list] = {c: [] for c in REQUIRED + OPTIONAL + ("row",)}
-    with open(path, newline="") as f:
+    with io.StringIO(_decode(path, raw), newline="") as f:
         reader = csv.reader(f)
         try:
             header = next(reader)
@@ -65,6 +105,9 @@ def read_seed_table(path: str | os.PathLike) -> dict:
         if missing:
             raise DataError(f"{path}: row 1 (header): missing column(s) {', '.join(missing)}; "
                             f"required {', '.join(REQUIRED)}, optional {', '.join(OPTIONAL)}")
+        twice = sorted({c for c in REQUIRED + OPTIONAL if header.count(c) > 1})
+        if twice:
+            raise DataError(f"{path}: row 1 (header): column {twice[0]!r} appears more than once")
         col = {c: header.index(c) for c in REQUIRED + OPTIONAL if c in header}
         try:
             for rownum, row in enumerate(reader, start=2):
@@ -94,16 +137,23 @@ def read_seed_table(path: str | os.PathLike) -> dict:
 
 
 def write_seed_table(path: str | os.PathLike, scale, seed, value, n_eval=None, group=None) -> None:
-    """Writes the columns as a seed CSV (floats with ``repr`` precision, so they read back equal)."""
+    """Writes the columns as a seed CSV (floats with ``repr`` precision, so they read back equal),
+    atomically: the file is replaced whole or not at all."""
     cols = ["scale", "seed", "value"] + (["n_eval"] if n_eval is not None else []) + (
         ["group"] if group is not None else [])
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for i in range(len(value)):
-            row = [repr(float(scale[i])), int(seed[i]), repr(float(value[i]))]
-            if n_eval is not None:
-                row.append(int(n_eval[i]))
-            if group is not None:
-                row.append(group[i])
-            w.writerow(row)
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(cols)
+    for i in range(len(value)):
+        row = [repr(float(scale[i])), int(seed[i]), repr(float(value[i]))]
+        if n_eval is not None:
+            row.append(int(n_eval[i]))
+        if group is not None:
+            row.append(group[i])
+        w.writerow(row)
+    target = Location(path)
+    if target.local is None:
+        raise StoreError(f"{path}: a seed CSV is written to a local file")
+    if target.local.is_dir():
+        raise StoreError(f"{target.local} is a directory; give the CSV file's name")
+    Location(target.local.parent).write_atomic(target.local.name, f.getvalue().encode("utf-8"))

@@ -13,8 +13,11 @@ and (de)serialisation.
 
 ``validate`` checks the whole tree and raises ``ConfigError`` naming the dotted field and what is
 allowed, before any compute starts. ``apply_overrides(cfg, ["model.width=128", ...])`` applies
-command-line ``--set`` overrides; ``load_experiment(path, overrides)`` runs an experiment file's
-``get_config()``.
+command-line ``--set`` overrides (a whole section takes a dict of its fields:
+``--set 'model={"width": 128}'``); ``load_experiment(path, overrides)`` runs an experiment file's
+``get_config()``. Whatever goes wrong in an experiment file — a syntax error, an exception while
+importing it or inside ``get_config()``, a ``get_config`` that is not a function or returns
+something else than an ``ExperimentConfig`` — is a ``ConfigError`` naming the file (and the line).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import ast
 import dataclasses
 import importlib.util
 import json
+import re
 import sys
+import traceback
 import typing
 from pathlib import Path
 from typing import Any, Callable
@@ -34,8 +39,9 @@ from emergence_jax.core.config.sections import (AnalysisConfig, ModelConfig, Opt
                                                 TrainConfig, task_config_class)
 from emergence_jax.core.errors import ConfigError
 
-__all__ = ["ExperimentConfig", "apply_overrides", "from_dict", "get_field", "load_experiment",
-           "parse_value", "set_field", "to_dict", "to_json", "validate", "validate_settings"]
+__all__ = ["ExperimentConfig", "apply_overrides", "check_name", "from_dict", "get_field",
+           "load_experiment", "parse_value", "set_field", "to_dict", "to_json", "validate",
+           "validate_settings"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +57,7 @@ class ExperimentConfig:
     analysis: AnalysisConfig = dataclasses.field(default_factory=AnalysisConfig)
 
     def check(self, prefix: str) -> None:
+        check_name(self.name, f"{prefix}name")
         for name in self.sweep.axes:
             try:
                 get_field(self, name)
@@ -58,10 +65,28 @@ class ExperimentConfig:
                 raise ConfigError(f"{prefix}sweep.axes: {e}") from None
 
 
+_NAME_PART = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]+$")
+
+
+def check_name(name: str, field: str = "name") -> None:
+    """An experiment name is the run directory ``runs/<name>`` by default, so it must stay inside
+    ``runs/``: parts separated by ``/``, none of them ``.`` or ``..``, no leading ``/`` or ``~``,
+    and no characters that are not portable in file names."""
+    parts = name.split("/")
+    if (not name or name.startswith("~") or any(p in ("", ".", "..") for p in parts)
+            or not all(_NAME_PART.match(p) for p in parts)):
+        raise ConfigError(f"{field}: got {name!r}; allowed: a name for the run directory "
+                          "runs/<name>, e.g. 'count' or 'width_sweep/v2' (no '..', '.', empty "
+                          "parts, leading '/' or '~', nor the characters \\ : * ? \" < > |)")
+
+
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Checks every field; returns the config with values coerced to their declared types."""
     if not isinstance(cfg, ExperimentConfig):
         raise ConfigError(f"expected an ExperimentConfig, got {type(cfg).__name__}")
+    if not isinstance(cfg.task, TaskConfig):
+        raise ConfigError(f"task: expected a task config section (or, in --set, a dict of its "
+                          f"fields such as {{'name': 'count'}}), got {cfg.task!r}")
     expected = task_config_class(cfg.task.name)  # raises ConfigError naming task.name
     if type(cfg.task) is not expected:
         raise ConfigError(f"task: config class {type(cfg.task).__name__} does not match "
@@ -86,10 +111,14 @@ def get_field(cfg: Any, dotted: str) -> Any:
 
 def set_field(cfg: Any, dotted: str, value: Any) -> Any:
     """Returns a copy of ``cfg`` with the dotted field replaced. Setting ``task.name`` swaps in
-    that task's default config (keeping shared fields such as ``eval_seed``)."""
+    that task's default config (keeping shared fields such as ``eval_seed``). A whole section
+    takes a section object or a dict of its fields (the fields it does not name keep their
+    values); anything else is refused by ``validate``."""
     head, _, rest = dotted.partition(".")
-    get_field(cfg, dotted)  # raises a clear error for unknown names
+    current = get_field(cfg, dotted)  # raises a clear error for unknown names
     if not rest:
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = _section_from_dict(current, value, f"{dotted}.")
         return dataclasses.replace(cfg, **{head: value})
     child = getattr(cfg, head)
     if isinstance(child, TaskConfig) and rest == "name" and value != child.name:
@@ -98,6 +127,23 @@ def set_field(cfg: Any, dotted: str, value: Any) -> Any:
                   if f.name != "name"}
         return dataclasses.replace(cfg, **{head: new_cls(**shared)})
     return dataclasses.replace(cfg, **{head: set_field(child, rest, value)})
+
+
+def _section_from_dict(current: Any, values: dict, prefix: str) -> Any:
+    """The section ``current`` with the fields named in ``values`` replaced (a task section whose
+    ``name`` changes starts from that task's defaults, keeping the shared fields)."""
+    if any(not isinstance(k, str) for k in values):
+        raise ConfigError(f"{prefix.rstrip('.')}: expected a dict of field names, got {values!r}")
+    base = to_dict(current)
+    if isinstance(current, TaskConfig) and values.get("name", current.name) != current.name:
+        name = values["name"]
+        if not isinstance(name, str):
+            raise ConfigError(f"{prefix}name: expected a string, got {name!r}")
+        shared = {f.name: base[f.name] for f in dataclasses.fields(TaskConfig)}
+        base = {**to_dict(task_config_class(name)()), **shared, "name": name}
+    merged = {**base, **values}
+    cls = task_config_class(merged["name"]) if isinstance(current, TaskConfig) else type(current)
+    return _build(cls, merged, prefix)
 
 
 def parse_value(text: str) -> Any:
@@ -127,23 +173,64 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | tuple[str, ...
     return validate(cfg)
 
 
+def _user_code_error(path: Path, what: str, e: BaseException) -> ConfigError:
+    """A ``ConfigError`` for an exception raised by the experiment file's own code, naming the
+    file and the deepest line of it in the traceback."""
+    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__)
+             if Path(f.filename).resolve() == path.resolve()]
+    at = f", line {lines[-1]}" if lines else ""
+    message = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return ConfigError(f"experiment file {str(path)!r}{at}: {what} raised "
+                       f"{type(e).__name__}{': ' + message if message else ''}")
+
+
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Loads ``get_config()`` from an experiment file, applies overrides and validates."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {str(path)!r} does not exist")
+        raise ConfigError(f"experiment file {str(path)!r} does not exist"
+                          + (" (it is a directory)" if path.is_dir() else ""))
     module_name = f"_emergence_experiment_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"experiment file {str(path)!r} is not a Python file (name it *.py)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise ConfigError(f"experiment file {str(path)!r}, line {e.lineno}: syntax error: "
+                          f"{e.msg}") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        if isinstance(e, UnicodeDecodeError) or "source code" in str(e):
+            raise ConfigError(f"experiment file {str(path)!r} is not readable Python source "
+                              f"({type(e).__name__})") from None
+        raise _user_code_error(path, "importing it", e) from None
+    except Exception as e:  # noqa: BLE001 - the user's code: report it, never a traceback
+        raise _user_code_error(path, "importing it", e) from None
     finally:
         sys.modules.pop(module_name, None)
     get_config: Callable[[], ExperimentConfig] | None = getattr(module, "get_config", None)
     if get_config is None:
         raise ConfigError(f"experiment file {str(path)!r} defines no get_config() function")
-    return apply_overrides(get_config(), overrides)
+    if not callable(get_config):
+        raise ConfigError(f"experiment file {str(path)!r}: get_config is a "
+                          f"{type(get_config).__name__}, not a function; define "
+                          "`def get_config(): return ExperimentConfig(...)`")
+    try:
+        cfg = get_config()
+    except Exception as e:  # noqa: BLE001 - the user's code
+        raise _user_code_error(path, "get_config()", e) from None
+    if not isinstance(cfg, ExperimentConfig):
+        raise ConfigError(f"experiment file {str(path)!r}: get_config() returned "
+                          f"{type(cfg).__name__} {_short(cfg)}; it must return an "
+                          "ExperimentConfig")
+    return apply_overrides(cfg, overrides)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def to_dict(cfg: Any) -> dict:
@@ -165,7 +252,7 @@ def _build(cls, values, prefix: str):
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected an object, got {values!r}")
     names = field_names(cls)
-    unknown = sorted(set(values) - set(names))
+    unknown = sorted((str(k) for k in set(values) - set(names)))
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown field; allowed fields: "
                           f"{', '.join(names)}")
@@ -175,8 +262,10 @@ def _build(cls, values, prefix: str):
         hint = hints[name]
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if hint is TaskConfig:
-                hint = task_config_class(value.get("name", "count")
-                                         if isinstance(value, dict) else "count")
+                task = value.get("name", "count") if isinstance(value, dict) else "count"
+                if not isinstance(task, str):
+                    raise ConfigError(f"{prefix}{name}.name: expected a string, got {task!r}")
+                hint = task_config_class(task)
             value = _build(hint, value, f"{prefix}{name}.")
         elif name == "axes" and isinstance(value, dict):
             value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}

@@ -35,8 +35,10 @@ def number(default: Any, *, low: float | None = None, high: float | None = None,
 def describe_range(meta: dict) -> str:
     low, high = meta.get("low"), meta.get("high")
     left = "(" if meta.get("low_open") else "["
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
+    def fmt(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+    lo = "-inf" if low is None else fmt(low)
+    hi = "inf" if high is None else fmt(high)
     return f"a number in {left}{lo}, {hi}]"
 
 
@@ -45,6 +47,12 @@ def _check_type(path: str, value: Any, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is Any:
+        return value
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if not isinstance(value, annotation):
+            names = ", ".join(field_names(annotation))
+            raise ConfigError(f"{path}: expected a {annotation.__name__} section (in --set, a "
+                              f"dict of its fields: {names}), got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:

@@ -19,6 +19,8 @@ __all__ = ["AnalysisConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig
            "SCALE_VARIABLES", "FIT_MODELS"]
 
 SCALE_VARIABLES = ("params", "non_embedding_params", "tokens", "flops")
+MAX_SEED_ID = 2**31 - 1   # seed ids are int32 in the population state
+MAX_KEY_SEED = 2**32 - 1  # PRNG key seeds are uint32: a larger one would silently wrap
 FIT_MODELS = ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
 
 
@@ -103,16 +105,24 @@ class PopulationConfig:
     seed's numbers do not depend on how many other seeds share its population. ``vary`` picks what
     changes across seeds: both keys, only the data order (same init), or only the init (same data).
     """
-    num_seeds: int = number(8, low=1, doc="seeds per population (per scale point)")
-    first_seed: int = number(0, low=0)
-    init_seed: int = number(0, low=0)
-    data_seed: int = number(1, low=0)
+    num_seeds: int = number(8, low=1, high=MAX_SEED_ID + 1,
+                            doc="seeds per population (per scale point)")
+    first_seed: int = number(0, low=0, high=MAX_SEED_ID)
+    init_seed: int = number(0, low=0, high=MAX_KEY_SEED, doc="key of every seed's initialisation")
+    data_seed: int = number(1, low=0, high=MAX_KEY_SEED, doc="key of every seed's data order")
     vary: str = choice("both", ("both", "init", "data"),
                        doc="what differs across seeds: both keys, only init, or only data order")
     seed_group: int = number(0, low=0, doc=(
         "seeds vectorised together on one device: 0 = all of the device's seeds at once (fastest on "
         "accelerators); k > 0 = groups of k run one after another inside the compiled chunk, which "
         "bounds memory per device and keeps CPU working sets in cache. Results do not change."))
+
+    def check(self, prefix: str) -> None:
+        last = self.first_seed + self.num_seeds - 1
+        if last > MAX_SEED_ID:
+            raise ConfigError(f"{prefix}num_seeds: seeds {self.first_seed}..{last} go past "
+                              f"{MAX_SEED_ID}; allowed: first_seed + num_seeds - 1 <= "
+                              f"{MAX_SEED_ID} (seed ids are int32)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +175,7 @@ class AnalysisConfig:
     warmup: int = number(500, low=0, doc="NUTS warmup iterations per chain")
     samples: int = number(500, low=10, doc="posterior draws per chain")
     svi_steps: int = number(3000, low=1, doc="optimisation steps of SVI")
-    seed: int = number(0, low=0, doc="random seed of the sampler")
+    seed: int = number(0, low=0, high=MAX_KEY_SEED, doc="random seed of the sampler")
 
     def check(self, prefix: str) -> None:
         if self.chance is not None and self.chance >= 1.0:
@@ -179,7 +189,7 @@ class TaskConfig:
     its ``success_metric`` (the metric fits and reports use unless ``analysis.metric`` is set),
     and registers the subclass with ``@register_task``."""
     name: str = "count"
-    eval_seed: int = number(1234, low=0, doc="key of the fixed evaluation sets")
+    eval_seed: int = number(1234, low=0, high=MAX_KEY_SEED, doc="key of the fixed evaluation sets")
     eval_examples: int = number(256, low=1, doc="examples per evaluation set")
 
     success_metric: ClassVar[str] = "ood/exact_match"

@@ -15,6 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="write the fit to this directory")
     parser.add_argument("--n-eval", type=int, default=None,
                         help="CSV: evaluation examples per seed (enables BetaBinomial counts)")
+    parser.add_argument("--duplicates", choices=["error", "mean"], default="error",
+                        help="CSV: a (scale, seed[, group]) given on several rows is an error "
+                             "(default), or merged: values averaged, evaluations pooled "
+                             "(see docs/seed-csv.md)")
     parser.add_argument("--no-progress", action="store_true")
     add_settings_arguments(parser, "the run's analysis section (a run store) or the defaults "
                                    "(a CSV)")
@@ -36,7 +40,8 @@ def _load(args):
         data = seed_data(run, settings.metric, settings.scale_variable)
     elif src.is_file():
         settings = resolve_settings(None, **overrides)
-        data = SeedData.from_csv(src, metric=settings.metric or None)
+        data = SeedData.from_csv(src, metric=settings.metric or None,
+                                 duplicates=args.duplicates)
     else:
         raise DataError(f"{src}: no such file or run directory")
     if args.n_eval is not None:
@@ -50,7 +55,10 @@ def _load(args):
 
 def run(args) -> int:
     from emergence_jax.analysis import fit_distribution
+    from emergence_jax.io.fit_store import check_fit_target
     data, settings = _load(args)
+    if args.out:
+        check_fit_target(args.out)  # before fitting: a fit is never lost for want of a place
     fit = fit_distribution(data, settings, progress=not args.no_progress, warn=False)
     if args.out:
         path = fit.save(args.out)

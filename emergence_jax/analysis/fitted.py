@@ -508,7 +508,7 @@ class FittedDistribution:
                 diagnostics=Diagnostics.from_json(meta["diagnostics"]),
                 comparison=meta.get("comparison"), settings=_stored_settings(meta),
                 meta=meta.get("meta", {}), sites=sites)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise StoreError(f"{where}: saved fit is incomplete or inconsistent ({e})") from None
 
 

@@ -8,8 +8,10 @@
 Each file is replaced atomically, arrays first and the description last; the description carries
 the checksum of the arrays, so a folder caught between the two writes (or edited by hand) is
 refused on reading instead of being read as a fit. Only these two files are written: other files
-in the folder are left alone. What the content means is ``emergence_jax.analysis.fitted``'s
-business; this module only stores and verifies it.
+in the folder are left alone, and a ``fit.json`` or ``posterior.npz`` that is not a fit's (someone
+else's file of that name) is never replaced — ``check_fit_target`` refuses it, before a fit is
+computed. What the content means is ``emergence_jax.analysis.fitted``'s business; this module only
+stores and verifies it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from emergence_jax.core.errors import StoreError
 from emergence_jax.io import jsonio
 from emergence_jax.io.location import Location
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "JSON_NAME", "NPZ_NAME", "read_fit_files",
-           "write_fit_files"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "JSON_NAME", "NPZ_NAME", "check_fit_target",
+           "read_fit_files", "write_fit_files"]
 
 FORMAT = "emergence_jax.fit"
 FORMAT_VERSION = 1
@@ -38,14 +40,59 @@ def _content_hash(meta: dict) -> str:
                                                if k != "content_sha256"}))
 
 
-def write_fit_files(path: str | os.PathLike | Location, meta: dict,
-                    arrays: dict[str, np.ndarray], overwrite: bool = True) -> Location:
-    """Writes ``arrays`` and ``meta`` (a JSON-ready dict) as a fit folder; returns its location."""
+def _is_fit_description(raw: bytes) -> bool:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return True
+
+
+def _is_fit_arrays(raw: bytes) -> bool:
+    """A fit's posterior.npz holds arrays named ``param__*`` / ``data__*``."""
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            return any(k.startswith(("param__", "data__")) for k in z.files)
+    except Exception:  # noqa: BLE001 - not an npz at all
+        return False
+
+
+def check_fit_target(path: str | os.PathLike | Location, overwrite: bool = True) -> Location:
+    """Refuses (``StoreError``) a fit folder that cannot be written, or whose ``fit.json`` or
+    ``posterior.npz`` is not an earlier fit's; call it before fitting, so a long fit is not lost
+    at the end. Returns the location."""
     loc = Location(path)
     if loc.local is not None and loc.local.exists() and not loc.local.is_dir():
         raise StoreError(f"{loc} is a file; a fit is written into a directory")
-    if not overwrite and loc.read(JSON_NAME) is not None:
+    raw_json, raw_npz = loc.read(JSON_NAME), loc.read(NPZ_NAME)
+    json_ours = raw_json is not None and _is_fit_description(raw_json)
+    npz_ours = raw_npz is not None and _is_fit_arrays(raw_npz)
+    # A damaged half of a fit (garbage where its fit.json was, beside its arrays; a damaged npz
+    # beside its description) is the fit's own and may be replaced.
+    if raw_json is not None and not json_ours and not (npz_ours and not _is_json(raw_json)):
+        raise StoreError(f"{loc}/{JSON_NAME} exists and is not an emergence_jax fit; it is not "
+                         "replaced. Choose another --out (a fit writes fit.json and posterior.npz)")
+    if raw_npz is not None and not npz_ours and not json_ours:
+        raise StoreError(f"{loc}/{NPZ_NAME} exists and is not an emergence_jax fit's arrays; it "
+                         "is not replaced. Choose another --out")
+    if not overwrite and raw_json is not None:
         raise StoreError(f"{loc} already holds a fit (pass overwrite=True to replace it)")
+    loc.check_writable()
+    return loc
+
+
+def write_fit_files(path: str | os.PathLike | Location, meta: dict,
+                    arrays: dict[str, np.ndarray], overwrite: bool = True) -> Location:
+    """Writes ``arrays`` and ``meta`` (a JSON-ready dict) as a fit folder; returns its location."""
+    loc = check_fit_target(path, overwrite)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     npz = buffer.getvalue()

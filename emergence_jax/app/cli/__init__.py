@@ -31,11 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; a user-facing error (``EmergenceError``) is printed without a
-    traceback and gives exit status 2."""
+    traceback and gives exit status 2. So is a failure of the file system (a full disk, a folder
+    that cannot be written, a file that vanished): an ``OSError`` names its file and reason."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     from emergence_jax.core.errors import EmergenceError
     try:
         return int(args._run(args) or 0)  # noqa: SLF001
     except EmergenceError as e:
         print(f"emergence-jax {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"emergence-jax {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2

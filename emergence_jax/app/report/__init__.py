@@ -9,6 +9,11 @@
                             along a fine scale grid)
 
 The modules: ``tables`` (numbers), ``figures`` (plots), ``page`` (Markdown and HTML).
+
+A report writes only these files (``REPORT_FILES``), each atomically, into its folder, which may
+hold other files. ``tables.json`` is written first and marks the folder's report files as a
+report's: a file of one of these names that is not (someone's own ``index.md``) is never
+replaced — the report is refused, naming it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,36 @@ from emergence_jax.app.report import figures
 from emergence_jax.app.report.page import markdown_table, to_html
 from emergence_jax.app.report.tables import (SCALE_LABELS, empirical_rows, fit_rows,
                                              scale_grid)
-from emergence_jax.core.errors import DataError
+from emergence_jax.core.errors import DataError, StoreError
+from emergence_jax.io.location import Location
 from emergence_jax.io.run_store import load_run
 
-__all__ = ["write_report"]
+__all__ = ["REPORT_FILES", "write_report"]
+
+REPORT_FILES = ("tables.json", "distributions.png", "p_success.png", "success_mean.png",
+                "learning_curves.png", "probes.png", "index.md", "index.html")
+REPORT_FORMAT = "emergence_jax.report"
+
+
+def _check_report_target(out: Path) -> None:
+    """Refuses a folder holding a file named like a report's that no report wrote."""
+    loc = Location(out)
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out} is a file; a report is written into a directory")
+    present = [name for name in REPORT_FILES if (out / name).exists()]
+    if not present:
+        loc.check_writable()
+        return
+    try:
+        tables = json.loads((out / "tables.json").read_text(encoding="utf-8"))
+        ours = isinstance(tables, dict) and (tables.get("format") == REPORT_FORMAT
+                                             or "empirical" in tables)  # earlier reports
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        ours = False
+    if not ours:
+        raise StoreError(f"{out} holds {', '.join(present)}, not written by an emergence_jax "
+                         "report; they are not replaced. Choose another --out")
+    loc.check_writable()
 
 _EMPIRICAL_COLUMNS = ["scale_point", "label", "scale", "seeds", "diverged", "p_success",
                       "p_success_lower", "p_success_upper", "success_mean", "failure_mean",
@@ -57,15 +88,19 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     if out_dir is None:
         out = run.location.require_local("a report next to the run (pass --out)") / "report"
     else:
-        out = Path(out_dir)
+        out = Location(out_dir).require_local("a report")
     outcomes = point_outcomes(run, criterion.metric)
     if not outcomes:
         raise DataError("the run has no completed scale point yet; nothing to report")
-    out.mkdir(parents=True, exist_ok=True)
+    _check_report_target(out)
+    loc = Location(out)
     rows = empirical_rows(run, outcomes, criterion)
     scales = np.array([r["scale"] for r in rows])
     curve_rows = fit_rows(fit, scale_grid(scales)) if fit is not None else []
     at_points = fit_rows(fit, scales) if fit is not None else []
+    tables = {"format": REPORT_FORMAT, "empirical": rows, "fit_at_scale_points": at_points,
+              "fit_curve": curve_rows}
+    loc.write_atomic("tables.json", json.dumps(tables, indent=2).encode())
 
     figures.plot_distributions(run, fit, outcomes, rows, criterion, out / "distributions.png")
     figures.plot_p_success(run, curve_rows, rows, criterion, out / "p_success.png")
@@ -94,8 +129,6 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
                       "Per-seed attention-pattern scores during training; green: seeds that "
                       "succeed at the end."))
 
-    tables = {"empirical": rows, "fit_at_scale_points": at_points, "fit_curve": curve_rows}
-    (out / "tables.json").write_text(json.dumps(tables, indent=2))
     name = run.config.get("name", "run")
     md = [f"# emergence_jax report: {name}", "",
           f"Run: `{run.path}`  ·  metric: `{criterion.metric}`  ·  success: {criterion}  ·  "
@@ -115,6 +148,6 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
         md += ["Fitted, at the scale points:", "", markdown_table(at_points, _FIT_COLUMNS), ""]
     md += ["All numbers, including the fitted curves, are in `tables.json`.", ""]
     text = "\n".join(md)
-    (out / "index.md").write_text(text)
-    (out / "index.html").write_text(to_html(text, f"report: {name}"))
+    loc.write_atomic("index.html", to_html(text, f"report: {name}").encode())
+    loc.write_atomic("index.md", text.encode())  # last: the report is complete
     return out / "index.md"

@@ -13,13 +13,16 @@ which seeds or evaluations count.
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 
 from emergence_jax.analysis.outcomes import PointCurves, PointOutcome
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.report.tables import SCALE_LABELS, point_label
+from emergence_jax.io.location import Location
 
 __all__ = ["COLORS", "plot_distributions", "plot_learning_curves", "plot_p_success",
            "plot_probes", "plot_success_mean", "probe_metrics"]
@@ -47,8 +50,12 @@ def _panel_grid(n: int, **shared):
 
 
 def _save(plt, fig, path) -> None:
-    fig.savefig(path, dpi=110)
+    """Writes the figure atomically (a reader never sees half a PNG)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    path = Path(path)
+    Location(path.parent).write_atomic(path.name, buffer.getvalue())
 
 
 def _scale_panel(fit_rows: list[dict], key: str, label: str):

@@ -8,7 +8,9 @@ HELP = "write a simulated seed population CSV from the generative mixture (prese
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", help="CSV file to write")
+    parser.add_argument("out", help="CSV file to write (an existing file is replaced only with "
+                        "--overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT file")
     parser.add_argument("--preset", default="emergent", choices=["emergent", "inverse", "unimodal"])
     parser.add_argument("--scales", default=None,
                         help="comma-separated raw scales (default 1e5,3e5,1e6,3e6,1e7,3e7)")
@@ -36,6 +38,14 @@ def run(args) -> int:
     for name in ("alpha", "beta", "gamma", "delta"):
         if getattr(args, name) is not None:
             over[name] = getattr(args, name)
+    from emergence_jax.io.location import Location
+    target = Location(args.out).require_local("simulate")
+    if target.is_dir():
+        raise DataError(f"{target} is a directory; give the name of the CSV file to write")
+    if target.exists() and not args.overwrite:
+        raise DataError(f"{target} exists; simulate does not replace a file unless you pass "
+                        "--overwrite (or choose another name)")
+    Location(target.parent).check_writable()
     params = preset(args.preset, **over)
     data = simulate_population(params, seed=args.seed)
     data.to_csv(args.out)

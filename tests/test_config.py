@@ -2,6 +2,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from emergence_jax.app import cli
 from emergence_jax.core.config import (apply_overrides, ConfigError, CountConfig,
@@ -97,3 +98,89 @@ def test_cli_config_prints_resolved_json(capsys):
     assert cli.main(["config", COUNT_EXPERIMENT, "--set", "model.width=64"]) == 0
     out = capsys.readouterr().out
     assert '"width": 64' in out
+
+
+def test_section_overrides():
+    cfg = apply_overrides(ExperimentConfig(), ["model={'width': 128, 'heads': 8}"])
+    assert cfg.model.width == 128 and cfg.model.heads == 8 and cfg.model.depth == 2  # kept
+    cfg = apply_overrides(ExperimentConfig(), ["task={'name': 'addition', 'eval_seed': 7}"])
+    assert cfg.task.name == "addition" and cfg.task.eval_seed == 7
+    for override, message in [
+        ("model=5", "model: expected a ModelConfig section (in --set, a dict of its fields: "
+                    "depth, width"),
+        ("model=[64]", "model: expected a ModelConfig section"),
+        ("optimizer=none", "optimizer: expected a OptimizerConfig section"),
+        ("model={'width': 'wide'}", "model.width: expected an integer, got 'wide'"),
+        ("task={'name': 'nope'}", "task.name: got 'nope'; allowed values:"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            apply_overrides(ExperimentConfig(), [override])
+        assert message in str(info.value), (override, str(info.value))
+
+
+@pytest.mark.parametrize("name", ["../../elsewhere", "/abs", "~/x", "a/../b", "a//b", "", ".",
+                                  "a\\b", "x:y"])
+def test_names_that_leave_runs_are_refused(name):
+    with pytest.raises(ConfigError, match="name: got"):
+        apply_overrides(ExperimentConfig(), [f"name={name}"])
+
+
+def test_names_inside_runs_are_fine():
+    for name in ("count", "width sweep", "group/v2", "a.b-c_d"):
+        assert apply_overrides(ExperimentConfig(), [f"name={name}"]).name == name
+
+
+def test_experiment_file_errors_name_file_and_line(tmp_path):
+    cases = {
+        "def get_config(:\n    pass\n": "line 1: syntax error",
+        "x = 1\nraise RuntimeError('broken setup')\n": "line 2: importing it raised RuntimeError: "
+                                                       "broken setup",
+        "def get_config():\n    return 1 / 0\n": "line 2: get_config() raised ZeroDivisionError",
+        "get_config = 'count'\n": "get_config is a str, not a function",
+        "def get_config():\n    return None\n": "get_config() returned NoneType None",
+        "def get_config(size):\n    pass\n": "get_config() raised TypeError",
+    }
+    for i, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"exp{i}.py"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_experiment(path)
+        assert message in str(info.value) and f"exp{i}.py" in str(info.value), str(info.value)
+
+
+# ------------------------------------------------------------------------------------------
+# Fuzz: arbitrary JSON-like configs and override strings give a valid config or ConfigError.
+
+_FIELDS = sorted({f"{section}.{name}" for section, fields in to_dict(ExperimentConfig()).items()
+                  if isinstance(fields, dict) for name in fields} | {
+    "model", "task", "train", "population", "sweep", "analysis", "optimizer", "name"})
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                     st.sampled_from(["count", "addition", "rope", "nuts", "product"]))
+_JSON = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.one_of(st.sampled_from([f.split(".")[-1] for f in _FIELDS]),
+                              st.text(max_size=5)), inner, max_size=4)), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["model", "task", "optimizer", "train", "population",
+                                        "sweep", "analysis", "name", "other"]), _JSON,
+                       max_size=5))
+def test_fuzz_from_dict(data):
+    try:
+        cfg = from_dict(data)
+    except ConfigError:
+        return
+    assert validate(cfg) == cfg
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.sampled_from(_FIELDS), st.text(max_size=10)),
+                          st.one_of(_JSON.map(repr), st.text(max_size=12))), max_size=3))
+def test_fuzz_overrides(pairs):
+    try:
+        cfg = apply_overrides(ExperimentConfig(), [f"{k}={v}" for k, v in pairs])
+    except ConfigError:
+        return
+    assert validate(cfg) == cfg

@@ -4,17 +4,20 @@ or foreign files. These tests write synthetic stores (no training), so they are 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from emergence_jax.app import cli
 from emergence_jax.core.config import ExperimentConfig, SweepConfig, to_dict
-from emergence_jax.core.errors import StoreError
+from emergence_jax.core.errors import DataError, StoreError
 from emergence_jax.analysis.outcomes import point_outcomes
+from emergence_jax.io.chunk_ledger import chunk_digest
 from emergence_jax.io.location import Location
 from emergence_jax.io.run_store import (RunStore, config_differences, config_fingerprint,
-                                        load_run, read_metadata, resume_ignored)
+                                        load_run, read_metadata, resume_ignored, verify_run)
 
 P, S, E, M, CE = 2, 3, 4, 2, 2
 NAMES = ["ood/exact_match", "train/loss"]
@@ -315,3 +318,182 @@ def test_points_with_different_numbers_of_evals(tmp_path, capsys):
     (path / "zarr.json").write_text(json.dumps(group))
     with pytest.raises(StoreError, match="num_evals"):
         load_run(path)
+
+
+# --------------------------------------------------------------------------------------------
+# The chunk ledger: every written chunk accounted for.
+
+
+def test_ledger_records_every_counted_chunk(written):
+    path, expected = written
+    meta = read_metadata(Location(path))
+    assert meta["format_version"] == 2
+    digests = meta["digests"]
+    assert [d is not None for d in digests["metrics"][0]] == [True, True]
+    assert [d is not None for d in digests["metrics"][1]] == [True, False]  # 1 of 2 counted
+    assert digests["metrics"][0][1] == chunk_digest(expected[0, :, 2:4])
+    assert all(digests[name][p] is not None for name in ("diverged", "diverged_at")
+               for p in (0, 1))
+    assert verify_run(path)[1] == []
+
+
+def test_lost_chunk_is_an_error_not_fill_values(written, capsys):
+    path, _ = written
+    (path / "metrics/c/0/0/1/0").unlink()
+    with pytest.raises(StoreError, match=r"scale point 0 \(model.width=16\): metrics of "
+                                         r"evaluations 3..4 \(metrics/c/0/0/1/0\) missing"):
+        load_run(path)
+    assert cli.main(["inspect", "--verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "1 damaged chunk(s) of 3 written" in out and "metrics/c/0/0/1/0" in out
+
+
+def test_altered_and_undecodable_chunks(written):
+    import tensorstore as ts
+    path, expected = written
+    metrics = ts.open({"driver": "zarr3", "kvstore": {"driver": "file",
+                                                     "path": str(path / "metrics")}}).result()
+    metrics[0, :, 0:2, :].write(expected[0, :, 0:2] + 0.5).result()   # valid, but not what was written
+    (path / "diverged/c/1/0").unlink()                                  # flags of point 1
+    with pytest.raises(StoreError, match=r"evaluations 1..2 \(metrics/c/0/0/0/0\) corrupt"):
+        load_run(path)
+    (path / "metrics/c/1/0/0/0").write_bytes(b"not zstd")
+    _, lines = verify_run(path)
+    assert lines == [
+        "scale point 1 (model.width=32): metrics of evaluations 1..2 (metrics/c/1/0/0/0) "
+        "corrupt (cannot be decoded)",
+        "scale point 0 (model.width=16): metrics of evaluations 1..2 (metrics/c/0/0/0/0) "
+        "corrupt (its values differ from those written)",
+        "scale point 1 (model.width=32): diverged flags (diverged/c/1/0) missing"]
+    with pytest.raises(StoreError, match=r"the chunk metrics/c/1/0/0/0 is corrupt"):
+        load_run(path)
+    store = RunStore.open_or_create(Location(path), _meta())
+    assert store.repairs == {0: [(0, 2)], 1: [(0, 2)]}   # flags: rewritten with the last chunk
+
+
+def test_readers_see_only_counted_evaluations(tmp_path):
+    """A chunk written but not yet counted (a sweep between writing and recording it) reads as
+    NaN, as it would after a crash."""
+    store = RunStore.create(Location(tmp_path / "run"), _meta())
+    block = np.ones((S, CE, M), np.float32)
+    store.write_chunk(0, 0, block, np.zeros(S, bool), np.full(S, -1))
+    assert np.isnan(load_run(tmp_path / "run").metrics).all()
+    store.set_completion(0, CE)
+    assert (load_run(tmp_path / "run").metrics[0, :, :CE] == 1).all()
+
+
+def test_format_1_store_is_read_and_upgraded_on_resume(written):
+    """A store written before the ledger: read (missing metrics chunks still found); resuming it
+    records the digests of what it holds."""
+    path, expected = written
+    group = json.loads((path / "zarr.json").read_text())
+    meta = group["attributes"]["emergence_jax"]
+    meta["format_version"] = 1
+    del meta["digests"]
+    (path / "zarr.json").write_text(json.dumps(group))
+    np.testing.assert_array_equal(load_run(path).metrics, expected)
+    store = RunStore.open_or_create(Location(path), _meta())
+    upgraded = read_metadata(Location(path))
+    assert upgraded["format_version"] == 2 and store.repairs == {}
+    assert upgraded["digests"]["metrics"][0][1] == chunk_digest(expected[0, :, 2:4])
+    assert upgraded["digests"]["diverged"][1] is None     # point 1 unfinished: flags not final
+    (path / "zarr.json").write_text(json.dumps(group))    # format 1 again, then lose a chunk
+    (path / "metrics/c/0/0/0/0").unlink()
+    with pytest.raises(StoreError, match="missing"):
+        load_run(path)
+
+
+def test_overwrite_deletes_only_the_stores_own_entries(tmp_path):
+    path = tmp_path / "run"
+    _fill(RunStore.create(Location(path), _meta()), np.random.default_rng(5))
+    (path / "checkpoints" / "my_notes.txt").write_text("keep me")
+    with pytest.raises(StoreError, match="checkpoints is not part of a run store.*nothing was "
+                                         "deleted"):
+        RunStore.open_or_create(Location(path), _meta(), overwrite=True)
+    assert (path / "checkpoints" / "my_notes.txt").exists() and (path / "metrics").exists()
+    (path / "checkpoints" / "my_notes.txt").unlink()
+    assert RunStore.open_or_create(Location(path), _meta(), overwrite=True).completion == [0, 0]
+
+    # A directory holding only someone's folder named like a store entry is not "leftovers".
+    mine = tmp_path / "mine"
+    (mine / "metrics").mkdir(parents=True)
+    (mine / "metrics" / "results.csv").write_text("a,b\n")
+    with pytest.raises(StoreError, match="metrics is not part of a run store"):
+        RunStore.open_or_create(Location(mine), _meta())
+    assert (mine / "metrics" / "results.csv").exists()
+    # Someone else's zarr group is not replaced either.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
+                                                 "attributes": {"owner": "me"}}))
+    with pytest.raises(StoreError, match="zarr.json is not part of a run store"):
+        RunStore.open_or_create(Location(other), _meta(), overwrite=True)
+    assert "owner" in (other / "zarr.json").read_text()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("eval_steps", [10, 30, 20, 40], "increasing positive integers"),
+    ("chunk_evals", 3, "dividing the 4 eval steps"),
+    ("eval_examples", True, "'eval_examples' is True"),
+    ("metric_names", ["a", "a"], "distinct strings"),
+    ("completion", [5, 0], "each in 0..num_evals"),
+    ("num_evals", [2], "one count in 1..4 per scale point"),
+    ("digests", {"metrics": []}, "a chunk ledger"),
+    ("axes", [1], "a list of field names"),
+])
+def test_tampered_metadata_fields_are_named(written, field, value, message):
+    path, _ = written
+    group = json.loads((path / "zarr.json").read_text())
+    group["attributes"]["emergence_jax"][field] = value
+    (path / "zarr.json").write_text(json.dumps(group))
+    with pytest.raises(StoreError, match=re.escape(message)):
+        load_run(path)
+
+
+_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(),
+              st.text(max_size=6)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzz_tampered_metadata_gives_a_run_or_a_named_error(tmp_path_factory, data):
+    """Any field of the metadata replaced by any JSON value (or removed): ``load_run`` returns a
+    Run whose outcomes can be read, or raises StoreError — never another exception."""
+    path = tmp_path_factory.getbasetemp() / "fuzz_meta"
+    if not path.exists():
+        _fill(RunStore.create(Location(path), _meta()), np.random.default_rng(7))
+    original = (path / "zarr.json").read_text()
+    group = json.loads(original)
+    meta = group["attributes"]["emergence_jax"]
+    target = meta
+    keys = data.draw(st.lists(st.sampled_from(["scale_points", "config", "digests", "sizes",
+                                               "coords", "0", "metrics", "model"]), max_size=2))
+    field = data.draw(st.sampled_from(sorted(meta)))
+    for key in keys:  # sometimes reach into a nested field
+        inner = target.get(field) if isinstance(target, dict) else None
+        if isinstance(inner, list) and inner:
+            inner = inner[0]
+        if not isinstance(inner, dict) or not inner:
+            break
+        target, field = inner, data.draw(st.sampled_from(sorted(inner)))
+    if data.draw(st.booleans()):
+        target[field] = data.draw(_VALUES)
+    else:
+        del target[field]
+    try:
+        (path / "zarr.json").write_text(json.dumps(group))
+        try:
+            run = load_run(path)
+        except StoreError:
+            return
+        for name in run.metric_names:
+            point_outcomes(run, name)
+        run.scale_values()
+    except (DataError, KeyError) as e:  # outcome errors about a metric or scale key are named
+        assert str(e)
+    finally:
+        (path / "zarr.json").write_text(original)

@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -299,6 +300,67 @@ def test_sweep_over_training_steps(workdir, reference):
     again = run_sweep(cfg, str(out), progress=False, log=lines.append)
     assert len(lines) == 2 and all("(already complete)" in line for line in lines)
     np.testing.assert_array_equal(again.metrics, run.metrics)
+
+
+def test_two_sweeps_on_one_store(workdir, reference):
+    """Two sweeps started together on one directory (named through '..'): exactly one runs, the
+    other is refused at once naming the holder; the store is that of one uninterrupted sweep."""
+    ref_out, cache, _ = reference
+    out = f"{workdir}/not_there/../two_writers"
+    cmd = [sys.executable, "-m", "emergence_jax.app.cli", "sweep", str(workdir / "tiny.py"),
+           "--out", out, "--no-progress"]
+    procs = [subprocess.Popen(cmd, cwd=workdir, env=_env(cache), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p, *p.communicate(timeout=600)) for p in procs]
+    assert sorted(p.returncode for p, _, _ in results) == [0, 2], [r[2][-2000:] for r in results]
+    (winner, _, _), = [r for r in results if r[0].returncode == 0]
+    (_, _, refused), = [r for r in results if r[0].returncode == 2]
+    assert "Traceback" not in refused
+    assert (f"two_writers is being written by another process (host {socket.gethostname()}, "
+            f"PID {winner.pid}, since") in refused
+    run, ref = load_run(workdir / "two_writers"), load_run(ref_out)
+    assert run.completed.all() and not (workdir / "not_there").exists()
+    np.testing.assert_array_equal(run.metrics, ref.metrics)
+    np.testing.assert_array_equal(run.diverged, ref.diverged)
+    assert run.meta["digests"] == ref.meta["digests"]
+    assert not (workdir / "two_writers" / "writer.lock").exists()
+
+
+def test_lost_chunks_are_reported_refused_and_retrained(workdir, reference, capsys):
+    """A deleted chunk and an undecodable one: `inspect --verify` lists both, `fit` refuses the
+    store, and the sweep (through a symlinked directory) re-trains exactly those chunks from the
+    nearest checkpoint, ending identical to the uninterrupted sweep."""
+    ref_out, cache, _ = reference
+    damaged = workdir / "lost_chunk"
+    shutil.copytree(ref_out, damaged)
+    link = workdir / "lost_chunk_link"
+    link.symlink_to(damaged, target_is_directory=True)
+    (damaged / "metrics/c/0/0/1/0").unlink()                  # point 0, evaluations 3..4
+    (damaged / "metrics/c/1/0/2/0").write_bytes(b"garbage")   # point 1, evaluations 5..6
+    intact = damaged / "metrics/c/0/0/2/0"
+    before = intact.stat().st_ino
+
+    assert cli.main(["inspect", "--verify", str(link)]) == 1
+    out = capsys.readouterr().out
+    assert "metrics of evaluations 3..4 (metrics/c/0/0/1/0) missing" in out
+    assert "metrics of evaluations 5..6 (metrics/c/1/0/2/0) corrupt (cannot be decoded)" in out
+    assert cli.main(["fit", str(damaged), "--method", "svi"]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt" in err and "inspect --verify" in err and "Traceback" not in err
+
+    proc = subprocess.run([sys.executable, "-m", "emergence_jax.app.cli", "sweep",
+                           str(workdir / "tiny.py"), "--out", str(link), "--no-progress"],
+                          cwd=workdir, env=_env(cache), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "[1/2] model.width=16: re-training the lost evaluations 3..4" in proc.stdout
+    assert "[2/2] model.width=24: re-training the lost evaluations 5..6" in proc.stdout
+    run, ref = load_run(damaged), load_run(ref_out)
+    np.testing.assert_array_equal(run.metrics, ref.metrics)
+    np.testing.assert_array_equal(run.diverged_at, ref.diverged_at)
+    assert run.meta["digests"] == ref.meta["digests"]
+    assert intact.stat().st_ino == before  # an intact chunk is not written again
+    assert cli.main(["inspect", "--verify", str(damaged)]) == 0
+    assert "verify        ok" in capsys.readouterr().out
 
 
 @pytest.mark.slow

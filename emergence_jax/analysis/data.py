@@ -271,7 +271,7 @@ def _one_row_per_seed(scale, value, seed, n_eval, group, where: _RowNamer, dupli
         j = int(np.flatnonzero(same)[0])
         first, second = int(order[j]), int(order[j + 1])
         key = f"(scale {scale[first]:g}, seed {seed[first]}" + (
-            f", group {group[first]!r})" if group is not None else ")")
+            f", group {str(group[first])!r})" if group is not None else ")")
         repeated = int(same.sum())
         raise DataError(f"{where(first)} and {where.row(second)} have the same {key}; "
                         f"each seed has one value per scale{' and group' if group is not None else ''} "

@@ -2,8 +2,9 @@
 
 ``estimate_memory(cfg, seeds_per_device)`` is arithmetic on shapes: the per-seed state (parameters,
 optimizer state, step, keys, flags) comes from ``jax.eval_shape`` of the population's own
-``init`` (nothing is computed or allocated), the evaluation sets from ``eval_shape`` of the
-task's, and the activations from the transformer's dimensions:
+``init`` (nothing is computed or allocated) for a one- and a two-block model, extended linearly to
+the model's depth, the evaluation sets from ``eval_shape`` of the task's, and the activations
+from the transformer's dimensions:
 
     training step, per seed   saved activations of the forward pass for the backward pass:
                               per block B·T·W·(12 + 2·mlp_ratio) values in the compute dtype and
@@ -109,11 +110,21 @@ def estimate_memory(cfg: ExperimentConfig, seeds_per_device: int | None = None,
 
     cfg = validate(cfg)
     task = make_task(cfg.task) if task is None else task
-    fns = make_seed_fns(cfg, task)
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    state = jax.eval_shape(fns.init, key, key, jax.ShapeDtypeStruct((), jnp.int32))
-    eval_sets = jax.eval_shape(task.eval_sets, jax.ShapeDtypeStruct((2,), jnp.uint32))
-    params = _tree_bytes(state.params)
+
+    def state_bytes(depth: int) -> tuple[int, int]:
+        """(parameters, whole state) of one seed of a ``depth``-block model."""
+        shallow = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, depth=depth))
+        state = jax.eval_shape(make_seed_fns(shallow, task).init, key, key,
+                               jax.ShapeDtypeStruct((), jnp.int32))
+        return _tree_bytes(state.params), _tree_bytes(state)
+
+    # Blocks are identical, so the state is linear in depth: two shallow models give it without
+    # tracing a deep one (tracing costs about 0.1 s per block).
+    (p1, s1), (p2, s2) = state_bytes(1), state_bytes(2)
+    params = p1 + (cfg.model.depth - 1) * (p2 - p1)
+    state_total = s1 + (cfg.model.depth - 1) * (s2 - s1)
+    eval_sets = jax.eval_shape(task.eval_sets, key)
 
     m, t = cfg.model, cfg.train
     b = _DTYPE_BYTES[m.dtype]
@@ -136,7 +147,7 @@ def estimate_memory(cfg: ExperimentConfig, seeds_per_device: int | None = None,
     p = cfg.population
     spd = p.num_seeds if seeds_per_device is None else int(seeds_per_device)
     group = spd if p.seed_group == 0 else min(p.seed_group, spd)
-    return MemoryEstimate(params=params, state=_tree_bytes(state), train_step=train_step,
+    return MemoryEstimate(params=params, state=state_total, train_step=train_step,
                           evaluation=evaluation, eval_sets=_tree_bytes(eval_sets),
                           seeds_per_device=spd, group=group, num_seeds=p.num_seeds)
 
@@ -218,14 +229,15 @@ def check_memory(cfg: ExperimentConfig, *, mesh=None, what: str = "",
               "or use more devices")
     host = available_host_memory()
     limit = device_memory(devices[0])
+    sharing = 1
     if limit is None:  # CPU devices share the host's memory
-        needed, limit = est.per_device * len([d for d in devices
-                                              if d.process_index == jax.process_index()]), host
+        sharing = len([d for d in devices if d.process_index == jax.process_index()])
+        needed, limit = est.per_device * sharing, host
         label = f"the host's available memory ({len(devices)} CPU device(s))"
     else:
         needed, label = est.per_device, f"{devices[0].device_kind} {devices[0].id}"
     if limit is not None and needed > limit:
-        fit = seeds_that_fit(est, limit)
+        fit = seeds_that_fit(est, limit // sharing)
         hint = (f"at most about {fit:,} seed(s) per device fit" if fit else
                 "not even one seed fits")
         raise ConfigError(f"{where}the population needs about {format_bytes(needed)}, more than "

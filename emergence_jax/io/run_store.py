@@ -571,32 +571,35 @@ class RunStore:
         return data, problems
 
     def write_chunk(self, point: int, first_eval: int, metrics: np.ndarray,
-                    diverged: np.ndarray, diverged_at: np.ndarray) -> None:
-        """Writes metrics [S, n, M] for evals first_eval.. and the seeds' flags, and waits until
-        the data is committed to the kvstore."""
+                    diverged: np.ndarray | None, diverged_at: np.ndarray | None) -> None:
+        """Writes metrics [S, n, M] for evals first_eval.. and (unless None) the seeds' flags,
+        and waits until the data is committed to the kvstore. Their digests are recorded with
+        the next ``set_completion``. (A repair of an earlier chunk passes no flags: the stored
+        ones are the point's latest.)"""
         n = metrics.shape[1]
-        futures = [
-            self.arrays["metrics"][point, :, first_eval:first_eval + n, :].write(
-                np.asarray(metrics, np.float32)),
-            self.arrays["diverged"][point, :].write(np.asarray(diverged, bool)),
-            self.arrays["diverged_at"][point, :].write(np.asarray(diverged_at, np.int32)),
-        ]
+        ce = self.meta["chunk_evals"]
+        if first_eval % ce or n % ce:
+            raise StoreError(f"evaluations {first_eval}..{first_eval + n} of scale point {point} "
+                             f"are not whole chunks of {ce}")
+        block = np.asarray(metrics, np.float32)
+        writes = {"metrics": (self.arrays["metrics"][point, :, first_eval:first_eval + n, :], block)}
+        if diverged is not None:
+            writes["diverged"] = (self.arrays["diverged"][point, :], np.asarray(diverged, bool))
+            writes["diverged_at"] = (self.arrays["diverged_at"][point, :],
+                                     np.asarray(diverged_at, np.int32))
+        futures = [view.write(values) for view, values in writes.values()]
         try:
             for f in futures:
                 f.result()
         except Exception as e:  # noqa: BLE001
             raise StoreError(f"writing metrics of scale point {point} to {self.loc} failed: "
                              f"{library_error(e)}") from None
-        ce = self.meta["chunk_evals"]
-        if first_eval % ce or n % ce:
-            raise StoreError(f"evaluations {first_eval}..{first_eval + n} of scale point {point} "
-                             f"are not whole chunks of {ce}")
-        block = np.asarray(metrics, np.float32)
         pending = self._pending.setdefault(point, {"metrics": {}})
         for j in range(n // ce):
             pending["metrics"][first_eval // ce + j] = chunk_digest(block[:, j * ce:(j + 1) * ce])
-        pending["diverged"] = chunk_digest(np.asarray(diverged, bool))
-        pending["diverged_at"] = chunk_digest(np.asarray(diverged_at, np.int32))
+        for name in FLAG_ARRAYS:
+            if name in writes:
+                pending[name] = chunk_digest(writes[name][1])
 
     def read_point(self, point: int, eval_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Stored metrics [S, M] of one evaluation of one point, and its seeds' diverged flags."""

@@ -200,7 +200,9 @@ def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer
             if c < counted and c not in lost:
                 return  # intact in the store: recomputed only on the way to a lost chunk
             block = np.stack([metrics[n] for n in names], axis=-1)  # [S, chunk_evals, M]
-            status = pop.seed_status(state)
+            # The flags are the point's latest: a repaired earlier chunk leaves them alone.
+            status = (pop.seed_status(state) if c >= counted or c + 1 == pop.num_chunks
+                      else {"diverged": None, "diverged_at": None})
             if writer:
                 store.write_chunk(p, c * train.chunk_evals, block, status["diverged"],
                                   status["diverged_at"])

@@ -222,9 +222,11 @@ def test_missing_and_non_store_paths(tmp_path, capsys):
     assert read_metadata(Location(tmp_path / "empty")) is None
 
 
-def test_inspect_prints_summary(written, capsys):
+def test_inspect_prints_summary(written, capsys, monkeypatch):
     path, _ = written
-    assert cli.main(["inspect", str(path)]) == 0
+    (path.parent / "elsewhere").mkdir()
+    monkeypatch.chdir(path.parent / "elsewhere")
+    assert cli.main(["inspect", "../run"]) == 0
     out = capsys.readouterr().out
     assert "scale points  2" in out and "complete      1/2" in out
     assert "[1/2] model.width=16" in out and "evals 2/4" in out

@@ -311,6 +311,20 @@ def test_two_sweeps_on_one_store(workdir, reference):
            "--out", out, "--no-progress"]
     procs = [subprocess.Popen(cmd, cwd=workdir, env=_env(cache), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    ref = load_run(ref_out)
+    reads = 0
+    while any(p.poll() is None for p in procs):  # a reader meanwhile sees only complete data
+        try:
+            partial = load_run(workdir / "two_writers")
+        except StoreError as e:
+            assert "not a run store" in str(e) or "does not exist" in str(e), str(e)
+        else:
+            reads += 1
+            for point, done in enumerate(partial.completion):
+                np.testing.assert_array_equal(partial.metrics[point, :, :done],
+                                              ref.metrics[point, :, :done])
+                assert np.isnan(partial.metrics[point, :, done:]).all()
+        time.sleep(0.5)
     results = [(p, *p.communicate(timeout=600)) for p in procs]
     assert sorted(p.returncode for p, _, _ in results) == [0, 2], [r[2][-2000:] for r in results]
     (winner, _, _), = [r for r in results if r[0].returncode == 0]
@@ -318,8 +332,8 @@ def test_two_sweeps_on_one_store(workdir, reference):
     assert "Traceback" not in refused
     assert (f"two_writers is being written by another process (host {socket.gethostname()}, "
             f"PID {winner.pid}, since") in refused
-    run, ref = load_run(workdir / "two_writers"), load_run(ref_out)
-    assert run.completed.all() and not (workdir / "not_there").exists()
+    run = load_run(workdir / "two_writers")
+    assert reads > 0 and run.completed.all() and not (workdir / "not_there").exists()
     np.testing.assert_array_equal(run.metrics, ref.metrics)
     np.testing.assert_array_equal(run.diverged, ref.diverged)
     assert run.meta["digests"] == ref.meta["digests"]

@@ -236,10 +236,14 @@ class Location:
             except OSError as e:
                 raise _os_error("write", self.local / key, e) from None
             return
+        self._remote_write("write", key, data)
+
+    def _remote_write(self, action: str, key: str, data: bytes | None, **condition):
+        """One kvstore write (``None`` deletes); failures are a ``StoreError`` naming the key."""
         try:
-            self._kv().write(key, data).result()
+            return self._kv().write(key, data, **condition).result()
         except Exception as e:  # noqa: BLE001
-            raise StoreError(f"cannot write {self.url}{key}: {library_error(e)}") from None
+            raise StoreError(f"cannot {action} {self.url}{key}: {library_error(e)}") from None
 
     def create_exclusive(self, key: str, data: bytes) -> bool:
         """Writes file ``key`` only if it does not exist; returns False (writing nothing) when it
@@ -263,11 +267,8 @@ class Location:
                 os.unlink(tmp)
             _fsync_dir(target.parent)
             return True
-        try:  # generation b"\x02" is tensorstore's "no value": write only if the key is missing
-            stamp = self._kv().write(key, data, if_equal=b"\x02").result()
-        except Exception as e:  # noqa: BLE001
-            raise StoreError(f"cannot write {self.url}{key}: {library_error(e)}") from None
-        return bool(stamp.generation)
+        # Generation b"\x02" is tensorstore's "no value": write only if the key is missing.
+        return bool(self._remote_write("write", key, data, if_equal=b"\x02").generation)
 
     def delete_file(self, key: str) -> None:
         """Deletes file ``key`` (nothing happens when it does not exist)."""
@@ -277,10 +278,7 @@ class Location:
             except OSError as e:
                 raise _os_error("delete", self.local / key, e) from None
             return
-        try:
-            self._kv().write(key, None).result()
-        except Exception as e:  # noqa: BLE001
-            raise StoreError(f"cannot delete {self.url}{key}: {library_error(e)}") from None
+        self._remote_write("delete", key, None)
 
     def list_keys(self, prefix: str = "") -> list[str]:
         """The keys of every file under ``prefix`` (relative to this location), sorted."""

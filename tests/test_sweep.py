@@ -246,16 +246,22 @@ def test_foreign_or_corrupt_run_directories(workdir, reference, capsys):
 
 
 def test_truncated_checkpoint_gives_store_error_in_cli(workdir, reference, capsys):
-    out, _, _ = reference
+    _, cache, _ = reference
     damaged = workdir / "damaged_ckpt"
-    shutil.copytree(out, damaged)
-    # Mark point 1 unfinished so the sweep must restore its checkpoint, then damage it.
-    group = json.loads((damaged / "zarr.json").read_text())
-    group["attributes"]["emergence_jax"]["completion"][1] = 2
-    (damaged / "zarr.json").write_text(json.dumps(group))
-    for f in (damaged / "checkpoints" / "point_0001").rglob("*"):
+    # Killed before point 0's third chunk: its first two chunks and their checkpoint (step 16)
+    # are final, so the resume must restore that checkpoint, whose files are then truncated.
+    cmd = [sys.executable, str(workdir / "driver.py"), "sweep", str(workdir / "tiny.py"),
+           "--out", str(damaged), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=workdir, env=dict(_env(cache), KILL_AT="write_chunk:3:before"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert load_run(damaged).completion[0] == 4
+    truncated = 0
+    for f in (damaged / "checkpoints" / "point_0000").rglob("*"):
         if f.is_file() and "/d/" in str(f):
             f.write_bytes(f.read_bytes()[:5])
+            truncated += 1
+    assert truncated > 0
     code = cli.main(["sweep", str(workdir / "tiny.py"), "--out", str(damaged), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "damaged" in err and "Traceback" not in err

@@ -6,7 +6,9 @@ At every observed scale with n seeds, ``predictive_check(fit)`` compares
   against its posterior predictive distribution for a population of n seeds — per posterior draw,
   Binomial(n, P(success side)), mixed over draws, so binomial noise is included. Reported: the
   central interval at ``level`` (90% by default) and a two-sided predictive p-value
-  2·min(P(K ≤ k_obs), P(K ≥ k_obs));
+  2·min(P(K ≤ k_obs), P(K ≥ k_obs)); and, over all scales together, the posterior predictive
+  p-value of the Freeman–Tukey discrepancy Σ (√k + √(k + 1) − √(4nπ + 1))² (Gelman, Meng & Stern
+  1996), which catches a curve that misses many scales by a little;
 * the **distribution of the metric**: the observed 10/25/50/75/90% quantiles (order statistics
   ⌈q·n⌉ of the n seeds) against the predictive distribution of the same order statistic of n
   seeds (exact: P(Q ≤ v) = E_draws[I_{F(v)}(j, n − j + 1)], I the regularised incomplete Beta),
@@ -17,8 +19,9 @@ At every observed scale with n seeds, ``predictive_check(fit)`` compares
 
 Verdict: a misfit is flagged when the smallest p-value of a family is below 0.05 divided by
 the family's size (Bonferroni: scales for the success fractions, scales × quantile levels for the
-quantiles). Posterior predictive p-values are conservative (the data were used to fit), so a
-flagged misfit is a real disagreement between the fit and its data.
+quantiles), or when the discrepancy's p-value is below 0.05. Posterior predictive p-values are
+conservative (the data were used to fit), so a flagged misfit is a real disagreement between
+the fit and its data.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class PredictiveCheck:
     scales: list[ScaleCheck]
     pit: np.ndarray
     pit_ks_p: float
+    discrepancy_p: float            # posterior predictive p of the success counts' discrepancy
     success_ok: bool
     quantiles_ok: bool
     criterion: str
@@ -87,14 +91,17 @@ class PredictiveCheck:
         head = f"{M - len(out)} of {M} scales have their success fraction ({self.criterion}) " \
                f"inside its {pct} predictive interval"
         if self.ok:
-            return (f"predictive check passed: {head}; the metric's quantiles agree (smallest "
-                    f"p = {self._min_quantile_p():.3g})")
+            return (f"predictive check passed: {head} (discrepancy over all scales p = "
+                    f"{self.discrepancy_p:.2g}); the metric's quantiles agree (smallest p = "
+                    f"{self._min_quantile_p():.3g})")
         parts = []
         if not self.success_ok:
             worst = min(self.scales, key=lambda c: c.p_value)
             parts.append(f"{head}; worst at scale {worst.scale:.3g}: observed "
                          f"{worst.observed:.3f} ({worst.successes}/{worst.seeds}), predicted "
-                         f"[{worst.lower:.3f}, {worst.upper:.3f}], p = {worst.p_value:.2g}")
+                         f"[{worst.lower:.3f}, {worst.upper:.3f}], p = {worst.p_value:.2g}; over "
+                         f"all scales the success counts' discrepancy has p = "
+                         f"{self.discrepancy_p:.2g}")
         if not self.quantiles_ok:
             c, i = self._worst_quantile()
             parts.append(f"the metric's {100 * c.quantile_levels[i]:.0f}% quantile at scale "
@@ -131,8 +138,9 @@ class PredictiveCheck:
     def to_json(self, brief: bool = False) -> dict:
         out = {"ok": self.ok, "success_ok": self.success_ok, "quantiles_ok": self.quantiles_ok,
                "level": self.level, "message": self.message, "criterion": self.criterion,
-               "pit_ks_p": self.pit_ks_p, "rule": f"misfit when a family's smallest predictive "
-               f"p-value < {ALPHA} / its size (Bonferroni)"}
+               "pit_ks_p": self.pit_ks_p, "discrepancy_p": self.discrepancy_p,
+               "rule": f"misfit when a family's smallest predictive p-value < {ALPHA} / its size "
+                       f"(Bonferroni), or the success counts' discrepancy p < {ALPHA}"}
         keys = ("scale", "seeds", "successes", "observed", "predicted", "lower", "upper",
                 "p_value") + (() if brief else ("quantile_levels", "observed_quantiles",
                                                 "quantile_lower", "quantile_upper", "quantile_p"))
@@ -153,6 +161,21 @@ def _interval_from_cdf(values: np.ndarray, cdf: np.ndarray, level: float) -> tup
     return float(lo), float(hi)
 
 
+def _freeman_tukey(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Σ over scales of squared Freeman–Tukey deviates, taken on the rarer outcome's side so
+    they stay near N(0, 1) when P(success) is close to 0 or 1. k, p: [..., M]."""
+    flip = p > 0.5
+    k = np.where(flip, n - k, k)
+    p = np.where(flip, 1 - p, p)
+    return ((np.sqrt(k) + np.sqrt(k + 1) - np.sqrt(4 * n * p + 1)) ** 2).sum(-1)
+
+
+def _discrepancy_p(pi: np.ndarray, k: np.ndarray, n: np.ndarray, rng) -> float:
+    """Posterior predictive p-value P(D(k_rep, π) ≥ D(k_obs, π)) over draws π [S, M]."""
+    k_rep = rng.binomial(n[None, :], pi)
+    return float(np.mean(_freeman_tukey(k_rep, n, pi) >= _freeman_tukey(k[None, :], n, pi)))
+
+
 def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> PredictiveCheck:
     """Posterior predictive checks of ``fit`` (a ``FittedDistribution``) against its own data,
     at every observed scale (see the module docstring)."""
@@ -166,6 +189,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     rng = np.random.default_rng(seed)
     rows, pits = [], np.empty(len(data))
     scales = data.scales
+    draws_pi, ks_obs, ns = [], [], []
     for scale in scales:
         sel = data.scale == scale
         y = np.sort(data.value[sel])
@@ -173,6 +197,9 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         k_obs = int(criterion.succeeded(y).sum())
         pred = fit.predictive(scale, group=g, draws=keep)
         p_succ = fit._success_draws(pred, float(scale), g, keep)[:, 0]
+        draws_pi.append(p_succ)
+        ks_obs.append(k_obs)
+        ns.append(n)
         ks = np.arange(n + 1)
         cdf_k = stats.binom.cdf(ks[None, :], n, p_succ[:, None]).mean(0)
         lo, hi = _interval_from_cdf(ks / n, cdf_k, level)
@@ -215,9 +242,11 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
                                observed_quantiles=q_obs, quantile_lower=q_lo,
                                quantile_upper=q_hi, quantile_p=q_p))
     M = len(rows)
-    success_ok = min(r.p_value for r in rows) >= ALPHA / M
+    disc_p = _discrepancy_p(np.stack(draws_pi, 1), np.array(ks_obs), np.array(ns), rng)
+    success_ok = min(r.p_value for r in rows) >= ALPHA / M and disc_p >= ALPHA
     quantiles_ok = min(min(r.quantile_p) for r in rows) >= ALPHA / (M * len(QUANTILE_LEVELS))
     ks_p = float(stats.kstest(pits, "uniform").pvalue) if pits.size > 1 else 1.0
     return PredictiveCheck(level=level, scales=rows, pit=pits, pit_ks_p=ks_p,
+                           discrepancy_p=disc_p,
                            success_ok=bool(success_ok), quantiles_ok=bool(quantiles_ok),
                            criterion=str(criterion))

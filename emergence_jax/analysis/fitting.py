@@ -97,14 +97,16 @@ def _posterior(data: SeedData, model: str, settings: AnalysisConfig, progress: b
 
 
 def _sample(model_fn, args, cache_key, init, s: AnalysisConfig, progress: bool,
-            hierarchical: bool = False):
-    """NUTS (re-run with the automatic remedies while its diagnostics fail) or SVI."""
+            hierarchical: bool = False, remedies: bool = True):
+    """NUTS (re-run with the automatic remedies while its diagnostics fail, unless
+    ``remedies`` is False) or SVI."""
     from emergence_jax.analysis import inference
     if s.method == "nuts":
         return inference.run_nuts_with_remedies(
             model_fn, args, cache_key=cache_key, chains=s.chains, warmup=s.warmup,
             samples=s.samples, seed=s.seed, progress=progress, init_values=init,
-            laplace_init=not hierarchical, dense_mass=False if hierarchical else None)
+            laplace_init=not hierarchical, dense_mass=False if hierarchical else None,
+            remedies=remedies)
     return inference.run_svi(model_fn, args, steps=s.svi_steps, samples=s.chains * s.samples,
                              seed=s.seed, progress=progress, init_values=init)
 
@@ -132,19 +134,29 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
     likelihood = None if s.likelihood == "auto" else s.likelihood
     spec, prep = hurdle.prepare(data, s.threshold, s.direction, likelihood=likelihood,
                                 curve=s.curve)
-    # every curve form: one compiled sampler, its own run (adaptation, diagnostics, remedies)
+    # every curve form: one compiled sampler, its own run (adaptation, diagnostics); the
+    # automatic remedies are spent only on the form that PSIS-LOO picks
     curve_model = hurdle.make_curve_model(spec)
     params, loo, diags = {}, {}, {}
-    for i, form in enumerate(spec.curves):
-        args = inference._as_float64((np.int32(i),) + prep.curve_arrays())
+
+    def sample_form(form: str, remedies: bool):
+        args = inference._as_float64((np.int32(spec.curves.index(form)),)
+                                     + prep.curve_arrays())
         draws, diags[form] = _sample(curve_model, args, ("hurdle-curves", spec.curves,
                                                          spec.knots),
-                                     hurdle.curve_init(form, spec, prep), s, progress)
-        p = hurdle.curve_params(draws["theta"], form, spec)
-        ll, w, _, _ = hurdle.side_loglik(p, form, spec, prep)
+                                     hurdle.curve_init(form, spec, prep), s, progress,
+                                     remedies=remedies)
+        params.update(hurdle.curve_params(draws["theta"], form, spec))
+        ll, w, _, _ = hurdle.side_loglik(params, form, spec, prep)
         loo[form] = inference.psis_loo(ll, w)
-        params.update(p)
+    for form in spec.curves:
+        sample_form(form, remedies=False)
+    chosen, _ = hurdle.select_curve(loo)
+    if not diags[chosen].ok and s.method == "nuts":
+        sample_form(chosen, remedies=True)
     chosen, table = hurdle.select_curve(loo, {f: d.ok for f, d in diags.items()})
+    for form, d in diags.items():
+        table[form]["diagnostics"] = d.message
     # the values within each side
     args = inference._as_float64(tuple(prep.arrays().values()))
     draws, within = _sample(hurdle.make_model(spec), args, spec, hurdle.init_values(spec, prep),

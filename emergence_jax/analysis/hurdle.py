@@ -462,8 +462,9 @@ def init_values(spec: ModelSpec, prep: HurdleData) -> dict:
 def select_curve(loo: dict[str, dict], usable: dict[str, bool] | None = None) -> tuple[str, dict]:
     """Picks a curve form from the forms' PSIS-LOO on the sides (``loo[form]`` from
     ``inference.psis_loo``, all on the same rows): the simplest form whose elpd is within
-    max(1, SE of the difference) of the best. Forms whose diagnostics failed (``usable``) are
-    passed over unless none is usable. Returns (form, table)."""
+    max(1, SE of the difference) of the best. Forms whose diagnostics failed (``usable``; the
+    fit re-runs the picked form with the automatic remedies first) are passed over unless none
+    is usable. Returns (form, table)."""
     from emergence_jax.analysis.inference import compare_loo
     order = [f for f in (curves.CONSTANT,) + curves.FORMS if f in loo]
     ok = [f for f in order if usable is None or usable.get(f, True)] or order

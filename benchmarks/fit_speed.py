@@ -1,8 +1,11 @@
-"""Fit time on CPU: 10 scales x {100, 1,000, 10,000} seeds, NUTS (4 chains, 500 + 500) and SVI.
+"""Fit time on CPU: 10 scales x {100, 1,000, 10,000} seeds, NUTS (4 chains, 500 + 500) and SVI,
+with the default fit settings (the hurdle model, every P(success) curve form sampled and compared,
+no comparison with the unimodal model); ``--models hurdle,mixture`` adds the latent mixture.
 
-Each configuration runs in a fresh process, so "cold" includes compiling the sampler; "warm" is a
-second fit of new data of the same size in that process (the compiled sampler is reused).
+Each configuration runs in a fresh process, so "cold" includes compiling the samplers; "warm" is
+a second fit of new data of the same size in that process (the compiled samplers are reused).
 Usage: python benchmarks/fit_speed.py [--sizes 100,1000,10000] [--methods nuts,svi]
+           [--models hurdle]
 Writes benchmarks/results/fit_speed_cpu.json.
 """
 import argparse
@@ -18,19 +21,22 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 from emergence_jax.analysis import fit_distribution, simulate_population
-seeds, method = int(sys.argv[1]), sys.argv[2]
+seeds, method, model = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 out = {}
 for label, s in (("cold", 0), ("warm", 1)):
     d = simulate_population("emergent", seed=s, seeds_per_scale=seeds, n_eval=100,
                             scales=tuple(np.logspace(5, 8, 10)))
     t = time.perf_counter()
-    f = fit_distribution(d, method=method, compare=False, progress=False, warn=False)
+    f = fit_distribution(d, method=method, model=model, compare=False, progress=False,
+                         warn=False)
     out[label] = time.perf_counter() - t
     out[label + "_ok"] = bool(f.diagnostics.ok)
+    out[label + "_check_ok"] = bool(f.check().ok)
     if f.diagnostics.method == "nuts":
         out[label + "_ess_bulk_min"] = f.diagnostics.ess_bulk_min
         out[label + "_divergences"] = f.diagnostics.divergences
-out["beta_mean"] = float(f.params["beta"].mean())
+out["curve"] = f.curve_form
+out["p_success_middle"] = float(f.p_success(1e6 * 10 ** 0.5).mean)
 print(json.dumps(out))
 """
 
@@ -39,28 +45,31 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,10000")
     ap.add_argument("--methods", default="nuts,svi")
+    ap.add_argument("--models", default="hurdle")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "fit_speed_cpu.json"))
     a = ap.parse_args()
     import jax
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     rows = []
-    for method in a.methods.split(","):
+    for model, method in ((m, me) for m in a.models.split(",") for me in a.methods.split(",")):
         for seeds in (int(s) for s in a.sizes.split(",")):
             t = time.perf_counter()
             load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-            res = subprocess.run([sys.executable, "-c", CHILD, str(seeds), method], env=env,
-                                 capture_output=True, text=True)
+            res = subprocess.run([sys.executable, "-c", CHILD, str(seeds), method, model],
+                                 env=env, capture_output=True, text=True)
             if res.returncode != 0:
                 print(res.stderr[-2000:], file=sys.stderr)
                 raise SystemExit(1)
             r = json.loads(res.stdout.strip().splitlines()[-1])
-            r.update({"method": method, "scales": 10, "seeds_per_scale": seeds,
+            r.update({"model": model, "method": method, "scales": 10, "seeds_per_scale": seeds,
                       "total_seeds": 10 * seeds, "process_seconds": time.perf_counter() - t,
                       "load_average_before": load_before,
                       "load_average_after": os.getloadavg() if hasattr(os, "getloadavg") else None})
             rows.append(r)
-            print(f"{method:5s} 10 x {seeds:>6d} seeds: cold {r['cold']:7.1f} s  warm "
-                  f"{r['warm']:7.1f} s  diagnostics ok {r['warm_ok']}", flush=True)
+            print(f"{model:8s} {method:5s} 10 x {seeds:>6d} seeds: cold {r['cold']:7.1f} s  "
+                  f"warm {r['warm']:7.1f} s  diagnostics ok {r['cold_ok']}/{r['warm_ok']}  "
+                  f"check ok {r['cold_check_ok']}/{r['warm_check_ok']}  load "
+                  f"{load_before[0] if load_before else float('nan'):.1f}", flush=True)
     info = {"platform": platform.platform(), "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
             "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -70,11 +79,14 @@ def main():
                          "2-core machine was shared with other jobs, so a load above ~2 means this "
                          "benchmark had less than the full two cores",
             "date": time.strftime("%Y-%m-%d %H:%M"),
-            "settings": "NUTS 4 chains vectorized, 500 warmup + 500 samples, dense mass matrix, "
-                        "chains started from the Laplace approximation, float64; SVI AutoNormal "
-                        "3000 steps; BetaBinomial n_eval=100; compare=False; cold = first fit in a "
-                        "fresh process (compilation included, no persistent compilation cache), "
-                        "warm = second fit of new data in the same process"}
+            "settings": "default fit settings: hurdle model, curve auto (4 forms, each its own "
+                        "NUTS run of one compiled sampler, and the within-side NUTS run); NUTS 4 "
+                        "chains vectorized, 500 warmup + 500 samples, dense mass matrix, chains "
+                        "started from the Laplace approximation, float64; SVI AutoNormal 3000 "
+                        "steps; BetaBinomial n_eval=100; compare=False; the timed fit includes its "
+                        "predictive check; cold = first fit in a fresh process (compilation included, no "
+                        "persistent compilation cache), warm = second fit of new data in the same "
+                        "process"}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"machine": info, "results": rows}, indent=1))
     print(f"wrote {a.out}")

@@ -32,13 +32,15 @@ def get_config() -> ExperimentConfig:
         model=ModelConfig(depth=2, width=32, heads=2, attention_only=True, pos_encoding="rope"),
         task=InductionConfig(num_tokens=16, prefix_len=8, min_prefix_len=4, eval_examples=64,
                              probe_examples=32),
-        # A constant learning rate (no decay) keeps the scale points nested: the 400-step run
-        # passes through the 100- and 200-step runs' states, as checkpoints of one training run.
+        # A constant learning rate (no decay) keeps the scale points nested: the 300-step run
+        # passes through the shorter runs' states, as checkpoints of one training run.
         optimizer=OptimizerConfig(learning_rate=1e-2, warmup_steps=20, weight_decay=0.0,
                                   end_lr_fraction=1.0),
-        train=TrainConfig(steps=400, batch_size=64, eval_every=25, evals_per_chunk=4),
+        train=TrainConfig(steps=300, batch_size=64, eval_every=25, evals_per_chunk=4),
         population=PopulationConfig(num_seeds=32),
-        sweep=SweepConfig(axes={"train.steps": (100, 200, 400)}, scale_variable="tokens"),
+        # Six points along training, from before any head forms to the plateau.
+        sweep=SweepConfig(axes={"train.steps": (50, 75, 100, 150, 200, 300)},
+                          scale_variable="tokens"),
         analysis=AnalysisConfig(metric="probe/induction_max", threshold=0.5, likelihood="zoib",
                                 warmup=1000, samples=1000),
     )

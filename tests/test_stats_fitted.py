@@ -101,8 +101,8 @@ def test_load_refuses_pickled_arrays(fitted, tmp_path, monkeypatch):
     from emergence_jax.io import fit_store
     with np.load(path / "posterior.npz") as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["param__alpha"] = np.array([{"x": 1}] * arrays["param__alpha"].shape[0],
-                                      dtype=object).reshape(-1, 1)
+    name = next(k for k in arrays if k.startswith("param__"))
+    arrays[name] = np.array([{"x": 1}] * arrays[name].shape[0], dtype=object).reshape(-1, 1)
     with open(path / "posterior.npz", "wb") as f:
         np.savez(f, **arrays)
     meta = json.loads((path / "fit.json").read_text())

@@ -48,3 +48,40 @@ def test_chain_method_cpu():
     import jax
     expected = "parallel" if jax.local_device_count() >= 4 else "vectorized"
     assert inference.chain_method(4) == expected
+
+
+def test_diagnostics_for_a_subset_and_combined():
+    rng = np.random.default_rng(2)
+    draws = {"good": rng.normal(size=(4 * 300,)),
+             "stuck": (rng.normal(size=(4, 300)) + np.array([0, 0, 3, 3])[:, None]).reshape(-1)}
+    whole = inference._nuts_diagnostics({k: v.reshape(4, 300) for k, v in draws.items()},
+                                        np.zeros((4, 300), bool), 4, 300, 300)
+    assert not whole.ok and whole.worst_parameter == "stuck"
+    part = inference.diagnostics_for(whole, draws, ["good"])
+    assert part.ok and part.rhat_max < 1.05
+    both = inference.combine_diagnostics({"a": part, "b": whole})
+    assert not both.ok and both.rhat_max == whole.rhat_max
+    assert both.failed and all(f.startswith("b: ") for f in both.failed)
+    assert both.worst_parameter == "b: stuck"
+    assert both.ess_bulk_min == min(part.ess_bulk_min, whole.ess_bulk_min)
+
+
+def _normal_model(y):
+    import numpyro
+    import numpyro.distributions as dist
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+
+def test_remedies_rerun_and_then_say_what_to_try(monkeypatch):
+    y = np.random.default_rng(0).normal(1.0, 1.0, size=20)
+    ok_draws, ok = inference.run_nuts_with_remedies(_normal_model, (y,), chains=2, warmup=300,
+                                                    samples=600, progress=False)
+    assert ok.ok and ok.remedies == [] and ok_draws["mu"].shape == (1200,)
+    # 2 chains x 10 draws can never reach a bulk ESS of 100: every re-run fails
+    monkeypatch.setattr(inference, "REMEDIES", inference.REMEDIES[:1])
+    _, bad = inference.run_nuts_with_remedies(_normal_model, (y,), chains=2, warmup=20,
+                                              samples=10, progress=False)
+    assert not bad.ok and len(bad.remedies) == 1 and bad.remedies[0].endswith(": failed")
+    assert bad.num_warmup == 40                       # the re-run doubled the warmup
+    assert "after 1 automatic re-run" in bad.message and "what to try" in bad.message

@@ -1,4 +1,5 @@
-"""Model behaviour: bimodality verdicts, inverse scaling, calibration of intervals."""
+"""The latent mixture (model='mixture'): bimodality verdicts, inverse scaling, calibration of
+intervals."""
 import numpy as np
 import pytest
 
@@ -8,15 +9,16 @@ from emergence_jax.analysis.simulate import SimParams, simulate_population
 
 
 def test_bimodal_supported_and_unimodal_not():
-    bi = fit_distribution(small("emergent", seed=11), compare=True, **FAST)
+    bi = fit_distribution(small("emergent", seed=11), model="mixture", compare=True, **FAST)
     assert bi.comparison["bimodal_supported"], bi.comparison["verdict"]
-    uni = fit_distribution(small("unimodal", seed=12), compare=True, **FAST)
+    uni = fit_distribution(small("unimodal", seed=12), model="mixture", compare=True, **FAST)
     assert not uni.comparison["bimodal_supported"], uni.comparison["verdict"]
     assert "not supported" in uni.comparison["verdict"]
 
 
 def test_inverse_scaling_recovered():
-    fit = fit_distribution(small("inverse", seed=5, seeds=80), compare=False, **FAST)
+    fit = fit_distribution(small("inverse", seed=5, seeds=80), model="mixture", compare=False,
+                           **FAST)
     beta, delta = fit.params["beta"][:, 0], fit.params["delta"][:, 0]
     assert np.quantile(beta, 0.95) < 0, beta.mean()
     assert np.quantile(delta, 0.05) > 0, delta.mean()
@@ -35,8 +37,8 @@ def test_calibration_coverage():
         truth = dict(alpha=rng.uniform(-1, 1), beta=rng.uniform(-1.5, 1.5),
                      gamma=rng.uniform(0.0, 1.5), delta=rng.uniform(-0.5, 0.8))
         p = SimParams(scales=SCALES, seeds_per_scale=60, n_eval=50, **truth)
-        fit = fit_distribution(simulate_population(p, seed=100 + rep), compare=False,
-                               seed=rep, **FAST)
+        fit = fit_distribution(simulate_population(p, seed=100 + rep), model="mixture",
+                               compare=False, seed=rep, **FAST)
         for name in ("alpha", "beta", "delta"):
             lo, hi = np.quantile(fit.params[name][:, 0], [0.05, 0.95])
             hits += lo <= truth[name] <= hi
@@ -46,7 +48,7 @@ def test_calibration_coverage():
 
 def test_single_scale_plain_mixture():
     data = simulate_population("emergent", seed=4, scales=(1e6,), seeds_per_scale=300, n_eval=50)
-    fit = fit_distribution(data, compare=False, **FAST)
+    fit = fit_distribution(data, model="mixture", compare=False, **FAST)
     assert np.all(fit.params["beta"] == 0) and np.all(fit.params["delta"] == 0)
     a = fit.p_success([1e3, 1e9]).mean
     assert a[0] == a[1]
@@ -73,7 +75,7 @@ def test_zero_one_inflated_continuous():
     data = simulate_population("emergent", seed=7, scales=SCALES, seeds_per_scale=80, n_eval=None,
                                p_zero_fail=0.5, p_one_success=0.1)
     assert (data.value == 0).any() and (data.value == 1).any()
-    fit = fit_distribution(data, compare=True, **FAST)
+    fit = fit_distribution(data, model="mixture", compare=True, **FAST)
     assert fit.spec.likelihood == "zoib"
     lo, hi = np.quantile(fit.params["p_zero_fail"][:, 0], [0.05, 0.95])
     assert lo < 0.5 < hi

@@ -8,8 +8,14 @@ The settings are ``emergence_jax.core.config.AnalysisConfig``, the one definitio
 can be asked to do: the experiment's ``analysis`` section, the flags of ``emergence-jax fit``
 (generated from its fields) and the record a saved fit keeps (``fit.settings``).
 
-With ``compare`` the alternative model (unimodal ↔ mixture) is fitted too, and PSIS-LOO decides
-whether bimodality is supported (``fit.comparison``).
+``settings.model`` picks the model: ``hurdle`` (the default: P(success) is the probability of the
+success side of the threshold, with a curve form picked by PSIS-LOO, ``emergence_jax.analysis.
+hurdle``), or the latent ``mixture``, ``unimodal`` and hierarchical models
+(``emergence_jax.analysis.mixture``). NUTS fits whose diagnostics fail are re-run with the
+automatic remedies of ``emergence_jax.analysis.inference.REMEDIES`` before the fit reports a
+failure. With ``compare`` the alternative model (the unimodal one; the mixture for a unimodal
+fit) is fitted too, and PSIS-LOO decides whether bimodality is supported (``fit.comparison``).
+Every fit is checked against its data (``fit.check()``, summarised in ``fit.meta["check"]``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import dataclasses
 import platform
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +35,6 @@ from emergence_jax.core.config import AnalysisConfig, to_dict, validate_settings
 from emergence_jax.core.errors import ConfigError, DataError
 
 __all__ = ["compare_models", "fit_distribution", "resolve_settings", "settings_for_run"]
-
-_POINTWISE: dict = {}   # compiled pointwise log-likelihood per model spec
-
 
 def resolve_settings(settings: AnalysisConfig | None = None, **overrides) -> AnalysisConfig:
     """``settings`` (default: ``AnalysisConfig()``) with ``overrides`` applied, validated; a bad
@@ -66,76 +70,145 @@ def _versions() -> dict:
             "platform": platform.platform()}
 
 
-def _posterior(data: SeedData, model: str, settings: AnalysisConfig, progress: bool):
+@dataclasses.dataclass
+class _Posterior:
+    """One model fitted to the data: its parameters, diagnostics and pointwise log-likelihood
+    on unique rows (``weights`` = multiplicities, ``inverse`` = seed -> row)."""
+    spec: Any
+    params: dict
+    sites: dict
+    diagnostics: Any
+    loglik: np.ndarray
+    weights: np.ndarray
+    inverse: np.ndarray
+    seed_prob: np.ndarray | None
+    xbar: float
+    unit: float = 1.0
+    curve: dict | None = None
+
+
+def _posterior(data: SeedData, model: str, settings: AnalysisConfig, progress: bool
+               ) -> _Posterior:
     from emergence_jax.analysis.inference import float64
     with float64():
-        return _posterior64(data, model, settings, progress)
+        if model == "hurdle":
+            return _hurdle_posterior(data, settings, progress)
+        return _mixture_posterior(data, model, settings, progress)
 
 
-def _posterior64(data: SeedData, model: str, s: AnalysisConfig, progress: bool):
-    import jax
-    import jax.numpy as jnp
+def _sample(model_fn, args, cache_key, init, s: AnalysisConfig, progress: bool,
+            hierarchical: bool = False, remedies: bool = True):
+    """NUTS (re-run with the automatic remedies while its diagnostics fail, unless
+    ``remedies`` is False) or SVI."""
+    from emergence_jax.analysis import inference
+    if s.method == "nuts":
+        return inference.run_nuts_with_remedies(
+            model_fn, args, cache_key=cache_key, chains=s.chains, warmup=s.warmup,
+            samples=s.samples, seed=s.seed, progress=progress, init_values=init,
+            laplace_init=not hierarchical, dense_mass=False if hierarchical else None,
+            remedies=remedies)
+    return inference.run_svi(model_fn, args, steps=s.svi_steps, samples=s.chains * s.samples,
+                             seed=s.seed, progress=progress, init_values=init)
 
+
+def _mixture_posterior(data: SeedData, model: str, s: AnalysisConfig, progress: bool
+                       ) -> _Posterior:
     from emergence_jax.analysis import inference, mixture
     likelihood = None if s.likelihood == "auto" else s.likelihood
     spec, prep = mixture.prepare(data, model, chance=s.chance, likelihood=likelihood)
-    model_fn = mixture.make_model(spec)
     args = inference._as_float64(tuple(prep.arrays().values()))
-    init = mixture.init_values(data, spec, s.threshold)
-    if s.method == "nuts":
-        draws, diag = inference.run_nuts(model_fn, args, cache_key=spec, chains=s.chains,
-                                         warmup=s.warmup, samples=s.samples, seed=s.seed,
-                                         progress=progress, init_values=init,
-                                         laplace_init=not spec.hierarchical,
-                                         dense_mass=None if not spec.hierarchical else False)
-    else:
-        draws, diag = inference.run_svi(model_fn, args, steps=s.svi_steps,
-                                        samples=s.chains * s.samples, seed=s.seed,
-                                        progress=progress, init_values=init)
+    draws, diag = _sample(mixture.make_model(spec), args, spec,
+                          mixture.init_values(data, spec, s.threshold), s, progress,
+                          hierarchical=spec.hierarchical)
     params = mixture.canonical_params(draws, spec)
-    d = dict(zip(prep.arrays(), args))
-    pj = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
+    ll, resp = mixture.pointwise(params, spec, prep)
+    seed_prob = None if resp is None else resp.mean(0)[prep.inverse]
+    sites = {k: np.asarray(v) for k, v in draws.items() if k not in params}
+    return _Posterior(spec=spec, params=params, sites=sites, diagnostics=diag, loglik=ll,
+                      weights=prep.w[:prep.n_unique], inverse=prep.inverse, seed_prob=seed_prob,
+                      xbar=prep.xbar)
 
-    parts = spec.kind == "mixture"
-    if spec not in _POINTWISE:
-        _POINTWISE[spec] = jax.jit(lambda pj, d: jax.vmap(
-            lambda p: mixture.row_loglik(p, d, spec, return_parts=parts))(pj))
-    if parts:
-        total, a, b = _POINTWISE[spec](pj, d)
-    else:
-        total = _POINTWISE[spec](pj, d)
-    ll = np.asarray(total, np.float64)[:, :prep.n_unique]
-    seed_prob = None
-    if spec.kind == "mixture":
-        resp = np.exp(np.asarray(b, np.float64) - np.asarray(total, np.float64))
-        seed_prob = resp.mean(0)[:prep.n_unique][prep.inverse]
-    return spec, prep, params, draws, diag, ll, seed_prob
+
+def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Posterior:
+    from emergence_jax.analysis import hurdle, inference
+    likelihood = None if s.likelihood == "auto" else s.likelihood
+    spec, prep = hurdle.prepare(data, s.threshold, s.direction, likelihood=likelihood,
+                                curve=s.curve)
+    # every curve form: one compiled sampler, its own run (adaptation, diagnostics); the
+    # automatic remedies are spent only on the form that PSIS-LOO picks
+    curve_model = hurdle.make_curve_model(spec)
+    params, loo, diags = {}, {}, {}
+
+    def sample_form(form: str, remedies: bool):
+        args = inference._as_float64((np.int32(spec.curves.index(form)),)
+                                     + prep.curve_arrays())
+        draws, diags[form] = _sample(curve_model, args, ("hurdle-curves", spec.curves,
+                                                         spec.knots),
+                                     hurdle.curve_init(form, spec, prep), s, progress,
+                                     remedies=remedies)
+        params.update(hurdle.curve_params(draws["theta"], form, spec))
+        ll, w, _, _ = hurdle.side_loglik(params, form, spec, prep)
+        loo[form] = inference.psis_loo(ll, w)
+    for form in spec.curves:
+        sample_form(form, remedies=False)
+    chosen, _ = hurdle.select_curve(loo)
+    if not diags[chosen].ok and s.method == "nuts":
+        sample_form(chosen, remedies=True)
+    chosen, table = hurdle.select_curve(loo, {f: d.ok for f, d in diags.items()})
+    for form, d in diags.items():
+        table[form]["diagnostics"] = d.message
+    # the values within each side
+    args = inference._as_float64(tuple(prep.arrays().values()))
+    draws, within = _sample(hurdle.make_model(spec), args, spec, hurdle.init_values(spec, prep),
+                            s, progress)
+    params.update(hurdle.canonical_params(draws, spec))
+    diag = inference.combine_diagnostics({f"P(success) curve ({chosen})": diags[chosen],
+                                          "within the sides": within})
+    curve = {"chosen": chosen, "sampled": list(spec.curves), "requested": s.curve,
+             "criterion": "psis-loo on the success/failure sides",
+             "rule": "the simplest form whose elpd is within max(1, SE of the difference) of "
+                     "the best", "forms": table}
+    return _Posterior(spec=spec, params=params, sites={}, diagnostics=diag,
+                      loglik=hurdle.pointwise(params, chosen, spec, prep),
+                      weights=prep.rw[:prep.n_unique], inverse=prep.inverse,
+                      seed_prob=prep.succeeded.astype(np.float64), xbar=prep.center,
+                      unit=prep.unit, curve=curve)
+
+
+def _aligned(a: _Posterior, b: _Posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two fits' pointwise log-likelihoods on common rows (unique pairs of their rows, each
+    weighted by the seeds it holds)."""
+    pairs, count = np.unique(np.stack([a.inverse, b.inverse], 1), axis=0, return_counts=True)
+    return a.loglik[:, pairs[:, 0]], b.loglik[:, pairs[:, 1]], count.astype(np.float64)
 
 
 def compare_models(fits: dict, weights: np.ndarray) -> dict:
-    """PSIS-LOO comparison of a mixture and a unimodal fit of the same rows. ``fits`` maps each
-    model's name to (kind, pointwise log-likelihood [draws, rows], diagnostics)."""
+    """PSIS-LOO comparison of a model with two outcome modes (mixture or hurdle) and the
+    unimodal one, on the same rows. ``fits`` maps each model's name to (kind, pointwise
+    log-likelihood [draws, rows], diagnostics)."""
     from emergence_jax.analysis.inference import compare_loo, psis_loo, waic
     res = {name: (kind, psis_loo(ll, weights), waic(ll, weights), diag)
            for name, (kind, ll, diag) in fits.items()}
-    mix = next(name for name, r in res.items() if r[0] == "mixture")
+    two = next(name for name, r in res.items() if r[0] != "unimodal")
     uni = next(name for name, r in res.items() if r[0] == "unimodal")
-    delta, se = compare_loo(res[mix][1], res[uni][1])
+    delta, se = compare_loo(res[two][1], res[uni][1])
     supported = bool(delta > max(4.0, 2.0 * se))
+    what = ("the hurdle model (separate success and failure sides of the threshold)"
+            if res[two][0] == "hurdle" else "the mixture")
     if supported:
-        verdict = (f"bimodality supported: the mixture beats the unimodal model by "
+        verdict = (f"bimodality supported: {what} beats the unimodal model by "
                    f"{delta:.1f} ± {se:.1f} elpd (PSIS-LOO)")
     elif delta < -max(4.0, 2.0 * se) or delta < 4.0:
-        verdict = (f"bimodality not supported: mixture − unimodal = {delta:.1f} ± {se:.1f} elpd "
+        verdict = (f"bimodality not supported: {two} − unimodal = {delta:.1f} ± {se:.1f} elpd "
                    "(PSIS-LOO); a single distribution moving with scale explains the data as "
                    "well")
     else:
-        verdict = (f"bimodality inconclusive: mixture − unimodal = {delta:.1f} ± {se:.1f} elpd "
+        verdict = (f"bimodality inconclusive: {two} − unimodal = {delta:.1f} ± {se:.1f} elpd "
                    "(PSIS-LOO), within two standard errors")
     return {
         "criterion": "psis-loo", "delta_elpd": delta, "se_delta": se,
         "bimodal_supported": supported, "verdict": verdict,
-        "rule": "bimodal when elpd(mixture) - elpd(unimodal) > max(4, 2 * se)",
+        "rule": f"bimodal when elpd({two}) - elpd(unimodal) > max(4, 2 * se)",
         "models": {name: {"elpd_loo": r[1]["elpd"], "se": r[1]["se"],
                           "pareto_k_max": r[1]["pareto_k_max"],
                           "pareto_k_bad": r[1]["pareto_k_bad"], "elpd_waic": r[2]["elpd"],
@@ -154,28 +227,30 @@ def fit_distribution(data: SeedData, settings: AnalysisConfig | None = None, *,
     if not isinstance(data, SeedData):
         raise DataError("fit_distribution expects a SeedData (see SeedData.from_arrays/from_csv)")
     s = resolve_settings(settings, **overrides)
-    if s.direction != "above":
-        raise ConfigError("analysis.direction: the fitted models treat high values as success; "
-                          "allowed for fits: 'above' (fit 1 - metric for a metric where lower "
-                          "is better)")
+    if s.direction != "above" and s.model != "hurdle":
+        raise ConfigError(f"analysis.direction: the {s.model} model treats high values as "
+                          "success; allowed for it: 'above' (fit 1 - metric for a metric where "
+                          "lower is better), or use model='hurdle', which takes either direction")
     s = dataclasses.replace(s, metric=data.metric, scale_variable=_scale_variable(data))
     t0 = time.perf_counter()
-    spec, prep, params, draws, diag, ll, seed_prob = _posterior(data, s.model, s, progress)
+    post = _posterior(data, s.model, s, progress)
     comparison = None
     if s.compare:
-        alt = spec.alternative()
-        _, _, _, _, alt_diag, alt_ll, _ = _posterior(data, alt.name, s, progress)
-        comparison = compare_models({spec.name: (spec.kind, ll, diag),
-                                     alt.name: (alt.kind, alt_ll, alt_diag)},
-                                    prep.w[:prep.n_unique])
-    if warn and not diag.ok:
-        warnings.warn(diag.message, RuntimeWarning, stacklevel=2)
+        alt = _posterior(data, post.spec.alternative().name, s, progress)
+        a, b, w = _aligned(post, alt)
+        comparison = compare_models({post.spec.name: (post.spec.kind, a, post.diagnostics),
+                                     alt.spec.name: (alt.spec.kind, b, alt.diagnostics)}, w)
     meta = {"versions": _versions(), "seconds": time.perf_counter() - t0,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    sites = {k: np.asarray(v) for k, v in draws.items() if k not in params}
-    return FittedDistribution(spec=spec, params=params, xbar=prep.xbar, groups=data.groups,
-                              data=data, seed_prob=seed_prob, diagnostics=diag,
-                              comparison=comparison, settings=s, meta=meta, sites=sites)
+    fit = FittedDistribution(spec=post.spec, params=post.params, xbar=post.xbar,
+                             groups=data.groups, data=data, seed_prob=post.seed_prob,
+                             diagnostics=post.diagnostics, comparison=comparison, settings=s,
+                             meta=meta, sites=post.sites, unit=post.unit, curve=post.curve)
+    fit.meta["check"] = fit.check().to_json(brief=True)
+    if warn:
+        for message in fit.warnings():
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return fit
 
 
 def _scale_variable(data: SeedData) -> str:

@@ -22,8 +22,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Diagnostics", "run_nuts", "run_svi", "float64", "psis_loo", "waic", "compare_loo", "chain_method",
-           "psis_smooth", "RHAT_MAX", "ESS_MIN", "DIVERGENT_MAX"]
+__all__ = ["Diagnostics", "run_nuts", "run_nuts_with_remedies", "run_svi", "float64", "psis_loo",
+           "waic", "compare_loo", "chain_method", "combine_diagnostics", "diagnostics_for", "psis_smooth", "RHAT_MAX",
+           "ESS_MIN", "DIVERGENT_MAX", "REMEDIES"]
 
 RHAT_MAX = 1.05
 ESS_MIN = 100.0
@@ -45,12 +46,16 @@ class Diagnostics:
     elbo_final: float | None = None
     worst_parameter: str | None = None
     seconds: float | None = None
+    remedies: list[str] = dataclasses.field(default_factory=list)  # automatic re-runs, in order
 
     @property
     def message(self) -> str:
+        tried = f" (after {len(self.remedies)} automatic re-run(s): {'; '.join(self.remedies)})" \
+            if self.remedies else ""
         if self.ok:
-            return f"{self.method}: diagnostics passed"
-        return f"{self.method}: diagnostics FAILED: " + "; ".join(self.failed)
+            return f"{self.method}: diagnostics passed{tried}"
+        return f"{self.method}: diagnostics FAILED: " + "; ".join(self.failed) + tried + \
+            ("; " + ADVICE if self.method == "nuts" else "")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -80,6 +85,27 @@ def chain_method(num_chains: int) -> str:
 
 def _nuts_diagnostics(grouped: dict, diverging: np.ndarray, chains: int, warmup: int,
                       samples: int) -> Diagnostics:
+    """Diagnostics of draws grouped by chain ({site: [chains, samples, ...]}) and the divergence
+    flags [chains, samples]."""
+    return _diagnose(grouped, int(np.asarray(diverging).sum()), max(1, np.asarray(diverging).size),
+                     chains, warmup, samples)
+
+
+def diagnostics_for(diag: Diagnostics, draws: dict, sites) -> Diagnostics:
+    """``diag`` recomputed on some sites of the flat draws {site: [chains·samples, ...]} of the
+    run it describes (e.g. the curve form a fit keeps); divergences stay those of the run."""
+    if diag.method != "nuts":
+        return diag
+    c, n = diag.num_chains, diag.num_samples
+    grouped = {k: np.asarray(draws[k]).reshape((c, n) + np.shape(draws[k])[1:]) for k in sites
+               if k in draws}
+    out = _diagnose(grouped, diag.divergences, c * n, c, diag.num_warmup, n)
+    out.seconds, out.remedies = diag.seconds, list(diag.remedies)
+    return out
+
+
+def _diagnose(grouped: dict, n_div: int, n_draws: int, chains: int, warmup: int,
+              samples: int) -> Diagnostics:
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
     rhat_max, ess_min, worst = 1.0, float("inf"), None
     for name, v in grouped.items():
@@ -103,8 +129,7 @@ def _nuts_diagnostics(grouped: dict, diverging: np.ndarray, chains: int, warmup:
             ess_min = float(e.min())
             if worst is None:
                 worst = name
-    n_div = int(np.asarray(diverging).sum())
-    frac = n_div / max(1, diverging.size)
+    frac = n_div / n_draws
     failed = []
     if rhat_max > RHAT_MAX:
         failed.append(f"r-hat {rhat_max:.3f} > {RHAT_MAX} (worst: {worst}); run longer or more "
@@ -237,7 +262,8 @@ def _trace_model(model: Callable, args: tuple, rng) -> tuple:
     try:
         shapes = jax.eval_shape(latent, args)
         z = {k: np.zeros(v.shape, v.dtype) for k, v in shapes.items()}
-        jax.tree_util.tree_map(lambda t: t(np.zeros(1)), box["inv"])   # no leaked tracers
+        for t in box["inv"].values():    # no leaked tracers (transforms are pytrees: call each)
+            t(np.zeros(1))
     except Exception:
         z = {k: np.zeros(np.shape(v), np.asarray(v).dtype) for k, v in latent(args).items()}
     return box["inv"], box["replay"], z
@@ -374,6 +400,72 @@ def _run_nuts(model, args, cache_key, chains, warmup, samples, seed, progress, i
     diag.seconds = time.perf_counter() - t0
     flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in grouped.items()}
     return flat, diag
+
+
+ADVICE = ("what to try: more --warmup and --samples; a simpler model (--curve logistic, "
+          "--model hurdle); --likelihood betabinomial with --n-eval when the metric is a share of "
+          "n examples; or --method svi for a quick approximation")
+
+# Automatic re-runs when NUTS fails its diagnostics, in order: (what changes, settings).
+REMEDIES = (
+    ("re-initialised with another seed, twice the warmup, target acceptance 0.95",
+     dict(seed_offset=1, warmup_factor=2, target_accept=0.95, max_tree_depth=10)),
+    ("started from jittered guesses without the Laplace approximation, the other mass-matrix "
+     "form, four times the warmup, target acceptance 0.99",
+     dict(seed_offset=2, warmup_factor=4, target_accept=0.99, max_tree_depth=10,
+          laplace_init=False, flip_dense=True)),
+)
+
+
+def run_nuts_with_remedies(model: Callable, args: tuple, *, warmup: int = 500, seed: int = 0,
+                           remedies: bool = True, dense_mass: bool | None = None,
+                           laplace_init: bool = True, **kwargs) -> tuple[dict, Diagnostics]:
+    """``run_nuts``, re-run with the ``REMEDIES`` in turn while the diagnostics fail. Returns
+    the first passing run, else the last one; ``diag.remedies`` lists the re-runs made, and a
+    failure's message says what to try."""
+    tried: list[str] = []
+    draws, diag = None, None
+    plan = [("", {})] + (list(REMEDIES) if remedies else [])
+    for what, change in plan:
+        dense = dense_mass
+        if change.get("flip_dense"):
+            dense = False if dense_mass in (None, True) else True
+        draws, diag = run_nuts(model, args, warmup=warmup * change.get("warmup_factor", 1),
+                               seed=seed + 7919 * change.get("seed_offset", 0),
+                               dense_mass=dense,
+                               laplace_init=laplace_init and change.get("laplace_init", True),
+                               **{**kwargs, **{k: v for k, v in change.items()
+                                               if k in ("target_accept", "max_tree_depth")}})
+        if what:
+            tried.append(f"{what}: {'passed' if diag.ok else 'failed'}")
+        diag.remedies = list(tried)
+        if diag.ok:
+            break
+    return draws, diag
+
+
+def combine_diagnostics(parts: dict[str, Diagnostics]) -> Diagnostics:
+    """One ``Diagnostics`` for a fit made of independent samplers (named ``parts``): it passes
+    when every part passes; r-hat is the worst, ESS the smallest, divergences the total."""
+    items = list(parts.items())
+    first = items[0][1]
+    failed = [f"{name}: {f}" for name, d in items for f in d.failed]
+    remedies = [f"{name}: {r}" for name, d in items for r in d.remedies]
+    out = Diagnostics(method=first.method, ok=all(d.ok for _, d in items), failed=failed,
+                      num_chains=first.num_chains, num_samples=first.num_samples,
+                      num_warmup=first.num_warmup, remedies=remedies,
+                      seconds=sum(d.seconds or 0.0 for _, d in items))
+    if first.method == "nuts":
+        worst = max(items, key=lambda it: it[1].rhat_max or 0.0)
+        out.rhat_max = worst[1].rhat_max
+        out.worst_parameter = f"{worst[0]}: {worst[1].worst_parameter}"
+        ess = [d.ess_bulk_min for _, d in items if d.ess_bulk_min is not None]
+        out.ess_bulk_min = min(ess) if ess else None
+        out.divergences = sum(d.divergences or 0 for _, d in items)
+        out.divergent_fraction = max(d.divergent_fraction or 0.0 for _, d in items)
+    else:
+        out.elbo_final = sum(d.elbo_final or 0.0 for _, d in items)
+    return out
 
 
 def run_svi(model: Callable, args: tuple, *, steps: int = 3000, samples: int = 2000, seed: int = 0,

@@ -42,7 +42,7 @@ from emergence_jax.core.errors import DataError
 from emergence_jax.analysis.data import SeedData
 
 __all__ = ["ModelSpec", "Prepared", "PRIORS", "prepare", "make_model", "row_loglik",
-           "canonical_params", "init_values", "MODELS"]
+           "canonical_params", "init_values", "MODELS", "bucket", "pointwise"]
 
 MODELS = ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
 
@@ -61,12 +61,21 @@ _EPS = 1e-6
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """Everything static about a model (hashable; part of the compiled program's identity)."""
-    kind: str                 # "mixture" | "unimodal"
+    kind: str                 # "mixture" | "unimodal" | "hurdle" (emergence_jax.analysis.hurdle)
     hierarchical: bool
     n_groups: int
     single_scale: bool
     likelihood: str           # "betabinomial" | "zoib"
     chance: float | None = None
+    # hurdle only: the P(success) curve forms sampled, knots of the monotone form, the success
+    # criterion, and per side (failure, success) whether it has a point mass at its outer end
+    # and whether it is a single point
+    curves: tuple = ()
+    knots: int = 0
+    threshold: float | None = None
+    direction: str = "above"
+    masses: tuple = (False, False)
+    points: tuple = (False, False)
 
     @property
     def name(self) -> str:
@@ -74,10 +83,21 @@ class ModelSpec:
             self.hierarchical and self.kind == "mixture") else "hierarchical"
 
     def alternative(self) -> "ModelSpec":
-        return dataclasses.replace(self, kind="unimodal" if self.kind == "mixture" else "mixture")
+        """The model a fit is compared with: the unimodal one (for the mixture and the hurdle),
+        the mixture (for the unimodal one)."""
+        kind = "mixture" if self.kind == "unimodal" else "unimodal"
+        return ModelSpec(kind=kind, hierarchical=self.hierarchical, n_groups=self.n_groups,
+                         single_scale=self.single_scale, likelihood=self.likelihood,
+                         chance=self.chance if kind == "mixture" else None)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ModelSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()
+                      if k in fields})
 
 
 @dataclasses.dataclass
@@ -104,7 +124,7 @@ class Prepared:
                 "logc": self.logc, "cell": self.cell, "cx": self.cx, "cg": self.cg, "cn": self.cn}
 
 
-def _bucket(u: int, b: int = 64) -> int:
+def bucket(u: int, b: int = 64) -> int:
     while b < u:
         b *= 2
     return b
@@ -142,7 +162,7 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
     keys = np.stack([x, g.astype(np.float64), y, k, n], axis=1)
     uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     u = uniq.shape[0]
-    size = _bucket(u)
+    size = bucket(u)
     pad = size - u
 
     def col(j, fill, dtype):
@@ -156,7 +176,7 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
     # cells: the terms that do not depend on the count (log-gamma of a, b, κ and n + κ) are
     # computed once per (scale, group, n) and gathered, not once per row
     cells, cell = np.unique(uniq[:, [0, 1, 4]], axis=0, return_inverse=True)
-    cpad = _bucket(cells.shape[0], 16) - cells.shape[0]
+    cpad = bucket(cells.shape[0], 16) - cells.shape[0]
 
     def ccol(j, fill, dtype):
         return np.concatenate([cells[:, j], np.full(cpad, fill)]).astype(dtype)
@@ -313,6 +333,32 @@ def row_loglik(p: dict, d: dict, spec: ModelSpec, return_parts: bool = False):
     if return_parts:
         return total, a, b
     return total
+
+
+_POINTWISE: dict = {}   # compiled pointwise log-likelihood per model spec
+
+
+def pointwise(params: dict[str, np.ndarray], spec: ModelSpec, prep: Prepared
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Log-likelihood of each unique row per draw [S, U] and, for the mixture, each row's
+    posterior probability of the success component [S, U] (None otherwise). Runs in float64."""
+    import jax
+    import jax.numpy as jnp
+
+    from emergence_jax.analysis.inference import float64
+    parts = spec.kind == "mixture"
+    with float64():
+        if spec not in _POINTWISE:
+            _POINTWISE[spec] = jax.jit(lambda pj, d: jax.vmap(
+                lambda p: row_loglik(p, d, spec, return_parts=parts))(pj))
+        pj = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
+        d = {k: jnp.asarray(v) for k, v in prep.arrays().items()}
+        out = _POINTWISE[spec](pj, d)
+        U = prep.n_unique
+        if not parts:
+            return np.asarray(out, np.float64)[:, :U], None
+        total, _, b = (np.asarray(v, np.float64)[:, :U] for v in out)
+        return total, np.exp(b - total)
 
 
 CANONICAL = {

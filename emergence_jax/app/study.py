@@ -61,7 +61,7 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
     if log:
         log(f"fit: {settings.model} model of {settings.metric} over {len(data.scales)} scale "
             f"point(s), {len(data)} seeds ({settings.method}, {settings.chains} chains)")
-    fit = fit_distribution(data, settings, progress=progress)
+    fit = fit_distribution(data, settings, progress=progress, warn=False)
     fit.save(fit_dir)
     return fit, False
 
@@ -82,6 +82,8 @@ def run_study(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
                           log=log)
     if log:
         log(fit.summary())
+        for message in fit.warnings():   # failed diagnostics and failed predictive checks
+            log(f"WARNING: {message}")
     index = write_report(run, fit, loc.local / "report")
     if log:
         log(f"report: {index} (and index.html beside it)")

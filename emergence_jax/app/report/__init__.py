@@ -2,11 +2,13 @@
 
 ``write_report(run, fit, out_dir)`` writes
 
-    distributions.png, p_success.png, success_mean.png, learning_curves.png[, probes.png]
-    index.md / index.html   the fit summary, bimodality verdict, diagnostics, breakthrough scale,
-                            the figures with captions and the numbers behind them
+    distributions.png, p_success.png, predictive_check.png (with a fit), success_mean.png,
+    learning_curves.png[, probes.png]
+    index.md / index.html   the fit summary, the predictive check, bimodality verdict,
+                            diagnostics, breakthrough scale, the figures with captions and the
+                            numbers behind them
     tables.json             the same numbers (empirical per point, the fit at the points and
-                            along a fine scale grid)
+                            along a fine scale grid, the predictive check)
 
 The modules: ``tables`` (numbers), ``figures`` (plots), ``page`` (Markdown and HTML).
 
@@ -37,8 +39,8 @@ from emergence_jax.io.run_store import load_run
 
 __all__ = ["REPORT_FILES", "write_report"]
 
-REPORT_FILES = ("tables.json", "distributions.png", "p_success.png", "success_mean.png",
-                "learning_curves.png", "probes.png", "index.md", "index.html")
+REPORT_FILES = ("tables.json", "distributions.png", "p_success.png", "predictive_check.png",
+                "success_mean.png", "learning_curves.png", "probes.png", "index.md", "index.html")
 REPORT_FORMAT = "emergence_jax.report"
 
 
@@ -67,6 +69,22 @@ _EMPIRICAL_COLUMNS = ["scale_point", "label", "scale", "seeds", "diverged", "p_s
                       "median"]
 _FIT_COLUMNS = ["scale", "p_success", "p_success_lower", "p_success_upper", "success_mean",
                 "success_mean_lower", "success_mean_upper"]
+
+
+_CHECK_COLUMNS = ["scale", "seeds", "successes", "observed", "predicted", "interval", "p_value",
+                  "inside"]
+
+
+def _model_line(fit) -> str:
+    """Which model was fitted and what its P(success) means."""
+    if fit.spec.kind == "hurdle":
+        return (f"hurdle — P(success) is the probability that a seed lands on the success side "
+                f"({fit.criterion}), by construction; P(success) curve: {fit._curve_text()}")
+    if fit.spec.kind == "mixture":
+        return (f"{fit.model} (latent success/failure components) — P(success) is the success "
+                "component's weight, which need not equal the share of seeds past the "
+                "threshold; see the predictive check")
+    return f"{fit.model} — P(success) is the probability of the success side ({fit.criterion})"
 
 
 def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
@@ -98,22 +116,30 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     scales = np.array([r["scale"] for r in rows])
     curve_rows = fit_rows(fit, scale_grid(scales)) if fit is not None else []
     at_points = fit_rows(fit, scales) if fit is not None else []
+    check = fit.check() if fit is not None else None
     tables = {"format": REPORT_FORMAT, "empirical": rows, "fit_at_scale_points": at_points,
-              "fit_curve": curve_rows}
+              "fit_curve": curve_rows,
+              "predictive_check": check.to_json() if check is not None else None}
     loc.write_atomic("tables.json", json.dumps(tables, indent=2).encode())
 
     figures.plot_distributions(run, fit, outcomes, rows, criterion, out / "distributions.png")
     figures.plot_p_success(run, curve_rows, rows, criterion, out / "p_success.png")
+    if check is not None:
+        figures.plot_predictive_check(run, check, curve_rows, criterion,
+                                      out / "predictive_check.png")
     figures.plot_success_mean(run, curve_rows, rows, criterion, out / "success_mean.png")
     figures.plot_learning_curves(run, curves(run, criterion.metric), outcomes, criterion,
                                  out / "learning_curves.png")
+    model = fit.model if fit is not None else "model"
+    meaning = ("the probability that a seed lands on the success side of the threshold"
+               if fit is None or fit.spec.kind != "mixture" else "the success-component weight")
     shown = [
         ("distributions.png", "Seed distributions per scale",
-         "Histogram of the final metric across seeds at each scale point; blue: the fitted "
-         "mixture's predictive density; dashed: the success threshold."),
+         f"Histogram of the final metric across seeds at each scale point; blue: the fitted "
+         f"{model}'s predictive density; dashed: the success threshold."),
         ("p_success.png", "P(success) vs scale",
-         "Posterior mean and credible band of the mixture weight; dots: empirical fraction of "
-         "successful seeds with 95% bootstrap intervals."),
+         f"Posterior mean and credible band of P(success) ({meaning}); dots: empirical fraction "
+         "of successful seeds with 95% bootstrap intervals."),
         ("success_mean.png", "Mean of successful runs vs scale",
          "Fitted success-component mean with its credible band; dots: empirical means of "
          "successful and failed seeds."),
@@ -129,12 +155,24 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
                       "Per-seed attention-pattern scores during training; green: seeds that "
                       "succeed at the end."))
 
+    if check is not None:
+        shown.insert(2, ("predictive_check.png", "Predictive check",
+                         "Left: each scale's observed success fraction (dot) against its "
+                         f"{100 * check.level:.0f}% posterior predictive interval for a "
+                         "population of that many seeds (bar: binomial noise included); red dots "
+                         "fall outside. Right: the metric's observed 10/50/90% quantiles against "
+                         "their predictive intervals."))
     name = run.config.get("name", "run")
     md = [f"# emergence_jax report: {name}", "",
           f"Run: `{run.path}`  ·  metric: `{criterion.metric}`  ·  success: {criterion}  ·  "
           f"scale: {SCALE_LABELS.get(run.scale_variable, run.scale_variable)}", ""]
     if fit is not None:
-        md += ["## Fit", "", "```", fit.summary(), "```", ""]
+        md += ["## Fit", "", f"**Model:** {_model_line(fit)}", "",
+               "```", fit.summary(), "```", ""]
+        md += [f"**Predictive check:** {'passed' if check.ok else 'FAILED'} — {check.message}",
+               "", markdown_table([dict(c, interval=f"[{c['lower']:.3f}, {c['upper']:.3f}]")
+                                   for c in check.to_json(brief=True)["scales"]],
+                                  _CHECK_COLUMNS), ""]
         if getattr(fit, "comparison", None):
             md += [f"**Bimodality:** {fit.comparison['verdict']}", ""]
         md += [f"**Diagnostics:** {'ok' if fit.diagnostics_ok else 'FAILED'} — "

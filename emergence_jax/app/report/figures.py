@@ -3,6 +3,9 @@
     distributions.png    per scale point: histogram of the outcome across seeds, the fitted
                          predictive density, the success threshold
     p_success.png        P(success) vs scale: posterior band and empirical fractions
+    predictive_check.png the fit against its data: each scale's observed success fraction inside
+                         (or outside) its predictive interval for that many seeds, and the
+                         metric's observed quantiles against their predictive intervals
     success_mean.png     mean metric of successful / failed seeds vs scale
     learning_curves.png  every seed's metric over training, coloured by its outcome
     probes.png           attention-probe scores over training, coloured by outcome
@@ -25,7 +28,7 @@ from emergence_jax.app.report.tables import SCALE_LABELS, point_label
 from emergence_jax.io.location import Location
 
 __all__ = ["COLORS", "plot_distributions", "plot_learning_curves", "plot_p_success",
-           "plot_probes", "plot_success_mean", "probe_metrics"]
+           "plot_predictive_check", "plot_probes", "plot_success_mean", "probe_metrics"]
 
 COLORS = {"success": "#1b7837", "failure": "#b2182b", "diverged": "#7f7f7f", "fit": "#2166ac"}
 
@@ -101,7 +104,7 @@ def plot_distributions(run, fit, outcomes: list[PointOutcome], rows: list[dict],
         top = 1.3 * max(float(np.max(heights, initial=0.0)), 1.0)
         if fit is not None:
             density = np.asarray(fit.density(row["scale"], grid), dtype=float)
-            ax.plot(grid, density, color=COLORS["fit"], lw=2, label="fitted mixture")
+            ax.plot(grid, density, color=COLORS["fit"], lw=2, label=f"fitted {fit.model}")
             if np.nanmax(density) > top:
                 # A sharp component (e.g. seeds piled up at 1.0) would flatten the histogram:
                 # keep the histogram's scale and say that the curve is clipped.
@@ -133,9 +136,59 @@ def plot_p_success(run, fit_rows: list[dict], rows: list[dict], criterion: Succe
                         path)
 
 
+def plot_predictive_check(run, check, curve_rows: list[dict], criterion: SuccessCriterion,
+                          path) -> None:
+    """Left: per scale, the observed success fraction (dot; red when outside) and its
+    predictive interval for that many seeds (bar), over the fitted P(success) band. Right: the
+    metric's observed 10/50/90% quantiles against their predictive intervals."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    pct = f"{100 * check.level:.0f}%"
+    if curve_rows:
+        xs = [r["scale"] for r in curve_rows]
+        left.fill_between(xs, [r["p_success_lower"] for r in curve_rows],
+                          [r["p_success_upper"] for r in curve_rows], color=COLORS["fit"],
+                          alpha=0.15, label="posterior P(success)")
+    xs = np.array([c.scale for c in check.scales])
+    lo = np.array([c.lower for c in check.scales])
+    hi = np.array([c.upper for c in check.scales])
+    obs = np.array([c.observed for c in check.scales])
+    left.vlines(xs, lo, hi, color=COLORS["fit"], lw=6, alpha=0.5,
+                label=f"{pct} predictive interval (n seeds)")
+    inside = np.array([c.inside for c in check.scales])
+    left.plot(xs[inside], obs[inside], "o", color="black", label="observed fraction")
+    if (~inside).any():
+        left.plot(xs[~inside], obs[~inside], "o", color=COLORS["failure"], label="outside")
+    left.set_ylabel(f"fraction {criterion.symbol} {criterion.threshold:g}")
+    left.set_title("Success fraction: observed vs predicted", fontsize=10)
+    levels = check.scales[0].quantile_levels
+    shown = [i for i, q in enumerate(levels) if q in (0.1, 0.5, 0.9)]
+    width = 0.04 * (np.log(xs.max()) - np.log(xs.min()) if xs.size > 1 else 1.0)
+    for j, i in enumerate(shown):
+        shift = np.exp((j - 1) * width)
+        qlo = np.array([c.quantile_lower[i] for c in check.scales])
+        qhi = np.array([c.quantile_upper[i] for c in check.scales])
+        qobs = np.array([c.observed_quantiles[i] for c in check.scales])
+        color = ["#4393c3", "#2166ac", "#053061"][j]
+        right.vlines(xs * shift, qlo, qhi, color=color, lw=5, alpha=0.4)
+        right.plot(xs * shift, qobs, "o", ms=4, color=color,
+                   label=f"{100 * levels[i]:.0f}% quantile (bar: {pct} predictive)")
+    right.axhline(criterion.threshold, color="black", ls="--", lw=1)
+    right.set_ylabel(criterion.metric)
+    right.set_title("Metric quantiles: observed vs predicted", fontsize=10)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(f"scale: {SCALE_LABELS.get(run.scale_variable, run.scale_variable)}")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(("Predictive check passed" if check.ok else "Predictive check FAILED")
+                 + f" ({criterion})", fontsize=11)
+    _save(plt, fig, path)
+
+
 def plot_success_mean(run, fit_rows: list[dict], rows: list[dict], criterion: SuccessCriterion,
                       path) -> None:
-    plt, fig, ax = _scale_panel(fit_rows, "success_mean", "success component")
+    plt, fig, ax = _scale_panel(fit_rows, "success_mean", "successful seeds, fitted")
     ax.plot([r["scale"] for r in rows], [r["success_mean"] for r in rows], "o",
             color=COLORS["success"], label="mean of successful seeds")
     ax.plot([r["scale"] for r in rows], [r["failure_mean"] for r in rows], "s",

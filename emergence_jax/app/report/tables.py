@@ -55,12 +55,16 @@ def empirical_rows(run, outcomes: list[PointOutcome], criterion: SuccessCriterio
 
 
 def fit_rows(fit, scales: np.ndarray) -> list[dict]:
-    """The fit's P(success) and success mean (with credible bounds) at ``scales``."""
-    ps, sm = fit.p_success(scales), fit.success_mean(scales)
+    """The fit's P(success) and success mean (with credible bounds; NaN for a unimodal fit,
+    which has no success component) at ``scales``."""
+    ps = fit.p_success(scales)
+    nan = np.full(len(scales), math.nan)
+    sm = fit.success_mean(scales) if fit.spec.kind != "unimodal" else None
+    mean, lower, upper = (nan, nan, nan) if sm is None else (sm.mean, sm.lower, sm.upper)
     return [{"scale": float(s), "p_success": float(ps.mean[i]),
              "p_success_lower": float(ps.lower[i]), "p_success_upper": float(ps.upper[i]),
-             "success_mean": float(sm.mean[i]), "success_mean_lower": float(sm.lower[i]),
-             "success_mean_upper": float(sm.upper[i])}
+             "success_mean": float(mean[i]), "success_mean_lower": float(lower[i]),
+             "success_mean_upper": float(upper[i])}
             for i, s in enumerate(scales)]
 
 

@@ -16,12 +16,13 @@ from emergence_jax.core.errors import ConfigError
 
 __all__ = ["AnalysisConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig", "SweepConfig",
            "TaskConfig", "TrainConfig", "register_task", "task_config_class", "task_names",
-           "SCALE_VARIABLES", "FIT_MODELS"]
+           "SCALE_VARIABLES", "FIT_MODELS", "FIT_CURVES"]
 
 SCALE_VARIABLES = ("params", "non_embedding_params", "tokens", "flops")
 MAX_SEED_ID = 2**31 - 1   # seed ids are int32 in the population state
 MAX_KEY_SEED = 2**32 - 1  # PRNG key seeds are uint32: a larger one would silently wrap
-FIT_MODELS = ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
+FIT_MODELS = ("hurdle", "mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
+FIT_CURVES = ("auto", "logistic", "quadratic", "asymptotes", "monotone")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,11 +159,19 @@ class AnalysisConfig:
         "doc": "metric to fit; empty = the task's success metric (e.g. ood/exact_match for count)"})
     threshold: float = number(0.2, low=0.0, high=1.0,
                               doc="success threshold on the metric (see direction)")
-    direction: str = choice("above", ("above", "below"),
-                            doc="a seed succeeds when its metric is above (or below) the threshold")
+    direction: str = choice("above", ("above", "below"), doc=(
+        "a seed succeeds when its metric is above (or below) the threshold; the latent-mixture "
+        "and unimodal models need 'above'"))
     scale_variable: str = choice("", ("",) + SCALE_VARIABLES, doc=(
         "derived size used as the scale of a run store; empty = the run's sweep.scale_variable"))
-    model: str = choice("mixture", FIT_MODELS, doc="statistical model to fit")
+    model: str = choice("hurdle", FIT_MODELS, doc=(
+        "statistical model: hurdle (P(success) = probability of the success side of the "
+        "threshold, by construction), mixture (latent success/failure components), unimodal, "
+        "hierarchical, hierarchical-unimodal (several groups, latent mixture / unimodal)"))
+    curve: str = choice("auto", FIT_CURVES, doc=(
+        "form of P(success) against log scale (hurdle model): logistic, quadratic (non-monotone), "
+        "asymptotes (a transition between a floor and a ceiling), monotone (a monotone spline); "
+        "auto samples every form and picks one by PSIS-LOO"))
     method: str = choice("nuts", ("nuts", "svi"), doc="NUTS (default) or SVI for huge populations")
     likelihood: str = choice("auto", ("auto", "betabinomial", "zoib"), doc=(
         "auto: BetaBinomial on counts for accuracy-type metrics (the number of evaluation "
@@ -170,7 +179,8 @@ class AnalysisConfig:
     chance: float | None = number(None, low=0.0, high=1.0, doc=(
         "pin the failure component near this chance level; none = estimate it"))
     compare: bool = dataclasses.field(default=True, metadata={
-        "doc": "also fit the alternative (unimodal vs mixture) and compare them by PSIS-LOO"})
+        "doc": "also fit the alternative (the unimodal model; the mixture for a unimodal fit) "
+               "and compare them by PSIS-LOO: is bimodality supported?"})
     chains: int = number(4, low=1, doc="NUTS chains (SVI draws chains x samples)")
     warmup: int = number(500, low=0, doc="NUTS warmup iterations per chain")
     samples: int = number(500, low=10, doc="posterior draws per chain")

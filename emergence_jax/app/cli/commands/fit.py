@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from emergence_jax.app.cli.commands.common import add_settings_arguments, settings_overrides
 
-HELP = "fit how the distribution of seed outcomes changes with scale (NumPyro mixture vs unimodal)"
+HELP = ("fit how the distribution of seed outcomes changes with scale (NumPyro: hurdle, latent "
+        "mixture or unimodal model), check the fit against the data")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +55,8 @@ def _load(args):
 
 
 def run(args) -> int:
+    import sys
+
     from emergence_jax.analysis import fit_distribution
     from emergence_jax.io.fit_store import check_fit_target
     data, settings = _load(args)
@@ -64,4 +67,6 @@ def run(args) -> int:
         path = fit.save(args.out)
         print(f"fit written to {path}")
     print(fit.summary())
+    for message in fit.warnings():      # failed diagnostics and failed predictive checks
+        print(f"WARNING: {message}", file=sys.stderr)
     return 0

@@ -86,6 +86,43 @@ def test_load_experiment_file(tmp_path):
         load_experiment(tmp_path / "missing.py")
 
 
+def test_load_experiment_presets(tmp_path):
+    path = tmp_path / "exp.py"
+    path.write_text("from emergence_jax.core.config import ExperimentConfig, ModelConfig\n"
+                    "PRESETS = ('cpu', 'paper')\n"
+                    "def get_config(preset='cpu'):\n"
+                    "    width = {'cpu': 16, 'paper': 256}[preset]\n"
+                    "    return ExperimentConfig(name=f'exp_{preset}', model=ModelConfig(width=width))\n")
+    assert load_experiment(path).model.width == 16
+    cfg = load_experiment(f"{path}:paper", ["model.depth=3"])
+    assert (cfg.name, cfg.model.width, cfg.model.depth) == ("exp_paper", 256, 3)
+    with pytest.raises(ConfigError, match="unknown preset 'gpu'; allowed: 'cpu', 'paper'"):
+        load_experiment(f"{path}:gpu")
+    plain = tmp_path / "plain.py"
+    plain.write_text("from emergence_jax.core.config import ExperimentConfig\n"
+                     "def get_config():\n    return ExperimentConfig()\n")
+    with pytest.raises(ConfigError, match="this file has no presets"):
+        load_experiment(f"{plain}:paper")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment(f"{tmp_path / 'missing.py'}:paper")
+
+
+def test_scale_variable_may_be_a_swept_field():
+    cfg = apply_overrides(ExperimentConfig(), ["sweep.axes={'model.width': (8, 16)}",
+                                               "sweep.scale_variable=model.width",
+                                               "analysis.scale_variable=model.width"])
+    assert cfg.sweep.scale_variable == "model.width"
+    with pytest.raises(ConfigError, match="sweep.scale_variable: 'model.depth' is not swept"):
+        apply_overrides(cfg, ["sweep.scale_variable=model.depth"])
+    with pytest.raises(ConfigError, match="analysis.scale_variable: 'model.depth' is not swept"):
+        apply_overrides(cfg, ["analysis.scale_variable=model.depth"])
+    with pytest.raises(ConfigError, match="analysis.scale_variable: got 'size'; allowed: '', "
+                                          "'params'"):
+        apply_overrides(cfg, ["analysis.scale_variable=size"])
+    assert apply_overrides(cfg, ["analysis.model=emergence-time"]).analysis.model == \
+        "emergence-time"
+
+
 def test_cli_reports_config_errors_without_traceback(capsys):
     code = cli.main(["train", COUNT_EXPERIMENT, "--set", "model.depth=0"])
     err = capsys.readouterr().err

@@ -12,7 +12,8 @@ from emergence_jax.core.population import Population
 EXPERIMENTS = sorted(p for p in (Path(__file__).resolve().parents[1] / "experiments").glob("*.py")
                      if not p.stem.endswith("_notebook"))
 TINY = ["model.depth=1", "model.width=16", "model.heads=2", "train.steps=2", "train.eval_every=2",
-        "train.batch_size=4", "population.num_seeds=1", "task.eval_examples=8", "sweep.axes={}"]
+        "train.batch_size=4", "population.num_seeds=1", "task.eval_examples=8", "sweep.axes={}",
+        "sweep.scale_variable=params"]
 
 
 def test_every_experiment_is_covered():

@@ -4,8 +4,9 @@ seeds count)."""
 import numpy as np
 import pytest
 
-from emergence_jax.analysis.emergence import emergence_from_run
+from emergence_jax.analysis.emergence import emergence_times
 from emergence_jax.analysis.outcomes import seed_data
+from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.core.errors import DataError
 
 
@@ -60,7 +61,11 @@ def test_seed_data_points_with_different_numbers_of_evals():
     np.testing.assert_allclose(d100.value[d100.scale == 1e5], run.metrics[0, 1:, 1, 1])
     with pytest.raises(DataError, match="scale point 0"):
         seed_data(run, "ood/exact_match", eval_step=300, verbose=False)
-    size, time, event = emergence_from_run(run, "ood/exact_match", threshold=0.5)
+    t = emergence_times(run, SuccessCriterion("ood/exact_match", 0.5))
+    size, time, event = t.scale, t.time, t.event
     assert (size == 1e5).sum() == 3 and (size == 2e5).sum() == 4
+    assert t.excluded == 1
     assert time[size == 1e5].max() <= 200      # censored at the point's own last eval
     assert np.all(time[(size == 1e5) & ~event] == 200)
+    np.testing.assert_array_equal(t.budget[size == 1e5], 200)
+    np.testing.assert_array_equal(t.budget[size == 2e5], 300)

@@ -1,7 +1,12 @@
-import numpy as np
+"""analysis.emergence: emergence steps from learning curves, EmergenceTimes, Kaplan–Meier."""
 
-from emergence_jax.analysis.emergence import emergence_steps, fit_aft, kaplan_meier
-from emergence_jax.analysis.simulate import simulate_emergence_times
+import numpy as np
+import pytest
+
+from emergence_jax.analysis.emergence import (EmergenceTimes, emergence_steps, emergence_times,
+                                              kaplan_meier)
+from emergence_jax.analysis.success import SuccessCriterion
+from emergence_jax.core.errors import DataError
 
 
 def test_emergence_step_crosses_and_stays():
@@ -15,6 +20,10 @@ def test_emergence_step_crosses_and_stays():
     np.testing.assert_array_equal(e, [True, False, True, True])
     t2, _ = emergence_steps(curves, steps, 0.5, budget=1000)
     assert t2[1] == 1000
+    # A lower-is-better metric: emerged when the loss stays below the threshold.
+    t3, e3 = emergence_steps(1 - curves, steps, SuccessCriterion("loss", 0.45, "below"))
+    np.testing.assert_array_equal(t3, t)
+    np.testing.assert_array_equal(e3, e)
 
 
 def test_kaplan_meier_by_hand():
@@ -25,13 +34,50 @@ def test_kaplan_meier_by_hand():
     assert np.all(km["lower"] <= km["survival"]) and np.all(km["survival"] <= km["upper"])
 
 
-def test_aft_recovers_slope_with_censoring():
-    n, t, e = simulate_emergence_times([1e6, 4e6, 1.6e7, 6.4e7], seeds_per_size=40, beta0=9.5,
-                                       beta1=-0.7, sigma=0.5, budget=2.2e4, seed=3)
-    assert 0.1 < (~e).mean() < 0.6               # a real share of censored seeds
-    res = fit_aft(n, t, e, seed=0)
-    s = res["summary"]
-    assert s["beta1"]["lower"] < -0.7 < s["beta1"]["upper"]
-    assert s["beta1"]["upper"] < 0
-    assert s["sigma"]["lower"] < 0.5 < s["sigma"]["upper"]
-    assert res["diagnostics"].ok
+class CurveRun:
+    """Two scale points (the second trains longer), one diverged seed, a swept coordinate."""
+
+    def __init__(self):
+        self.metric_names = ["test/acc"]
+        self.eval_steps = [10, 20, 30, 40]
+        self.num_evals = [3, 4]
+        self.seeds = [0, 1, 2]
+        self.scale_points = [{"task.ones_per_row": 1, "params": 5e3},
+                             {"task.ones_per_row": 3, "params": 5e3}]
+        self.scale_variable = "params"
+        m = np.full((2, 3, 4, 1), np.nan)
+        m[0, :, :3, 0] = [[0.1, 0.9, 0.9], [0.1, 0.2, 0.3], [0.9, 0.9, 0.9]]
+        m[1, :, :, 0] = [[0.1, 0.1, 0.1, 0.8], [0.1, 0.9, 0.1, 0.9], [0.5, 0.5, 0.5, 0.5]]
+        self.metrics = m
+        self.diverged = np.array([[False] * 3, [False, False, True]])
+        self.completed = np.array([True, True])
+
+
+def test_emergence_times_from_run_interval_ends_and_budget():
+    t = emergence_times(CurveRun(), SuccessCriterion("test/acc", 0.5), "task.ones_per_row")
+    assert t.excluded == 1 and len(t) == 5
+    np.testing.assert_array_equal(t.scale, [1, 1, 1, 3, 3])
+    np.testing.assert_array_equal(t.time, [20, 30, 10, 40, 40])
+    np.testing.assert_array_equal(t.lower, [10, 30, 0, 30, 30])   # (lower, time]; 0 before eval 1
+    np.testing.assert_array_equal(t.event, [True, False, True, True, True])
+    np.testing.assert_array_equal(t.budget, [30, 30, 30, 40, 40])
+    assert t.criterion == "test/acc > 0.5" and t.scale_variable == "task.ones_per_row"
+    assert t.digest() == emergence_times(CurveRun(), SuccessCriterion("test/acc", 0.5),
+                                         "task.ones_per_row").digest()
+    assert t.digest() != emergence_times(CurveRun(), SuccessCriterion("test/acc", 0.4),
+                                         "task.ones_per_row").digest()
+    with pytest.raises(DataError, match="scale variable 'model.width' not found"):
+        emergence_times(CurveRun(), SuccessCriterion("test/acc", 0.5), "model.width")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scale=[1, -1], time=[5, 5], event=[1, 1]), r"scale\[1\] = -1.0"),
+    (dict(scale=[1, 1], time=[5, 0], event=[1, 1]), r"time\[1\]"),
+    (dict(scale=[1, 1], time=[5, 5], event=[1, 1], lower=[0, 5]), r"lower\[1\].*below time"),
+    (dict(scale=[1, 1], time=[5, 5], event=[1, 2]), "event must be true/false"),
+    (dict(scale=[1, 1], time=[5, 4], event=[0, 1], budget=[6, 6]), r"budget\[0\]"),
+    (dict(scale=[1], time=[5, 5], event=[1, 1]), "scale has 1 entries, time has 2"),
+])
+def test_emergence_times_rejects_bad_input(kwargs, message):
+    with pytest.raises(DataError, match=message):
+        EmergenceTimes.from_arrays(**kwargs)

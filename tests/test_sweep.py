@@ -3,7 +3,6 @@ gives the same metrics as an uninterrupted sweep, refusal of a different config.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil

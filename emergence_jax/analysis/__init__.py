@@ -9,13 +9,17 @@
     mixture        the NumPyro failure/success mixture and its unimodal alternative
     inference      NUTS / SVI drivers, diagnostics, PSIS-LOO and WAIC
     nonparametric  dip test, bootstrap, Wasserstein, per-scale and per-curve statistics
-    emergence      emergence steps, Kaplan-Meier, censored AFT
+    emergence      emergence steps (EmergenceTimes) from learning curves, Kaplan-Meier
+    emergence_fit  the emergence-time fit: censored log-normal AFT (EmergenceTimeFit)
+    skill_theory   Arora & Goyal's random skill graph: closed-form bound and Monte Carlo
     loss           performance against pre-training loss (threshold vs logistic)
     simulate       populations drawn from the generative model
 """
 
 from emergence_jax.analysis.data import SeedData, stack
-from emergence_jax.analysis.emergence import emergence_steps, fit_aft, kaplan_meier
+from emergence_jax.analysis.emergence import (EmergenceTimes, emergence_steps, emergence_times,
+                                               kaplan_meier)
+from emergence_jax.analysis.emergence_fit import EmergenceTimeFit, fit_emergence_time
 from emergence_jax.analysis.fitted import Breakthrough, FittedDistribution, Interval, load_fit
 from emergence_jax.analysis.fitting import fit_distribution, resolve_settings
 from emergence_jax.analysis.inference import Diagnostics
@@ -29,9 +33,11 @@ from emergence_jax.analysis.success import SuccessCriterion
 
 fit = fit_distribution
 
-__all__ = ["Breakthrough", "Diagnostics", "FittedDistribution", "Interval", "PRESETS", "SeedData",
+__all__ = ["Breakthrough", "Diagnostics", "EmergenceTimeFit", "EmergenceTimes",
+           "FittedDistribution", "Interval", "PRESETS", "SeedData",
            "SimParams", "SuccessCriterion", "bootstrap_ci", "curve_stats", "curves",
-           "dip_statistic", "dip_test", "emergence_steps", "fit", "fit_aft", "fit_distribution",
+           "dip_statistic", "dip_test", "emergence_steps", "emergence_times", "fit",
+           "fit_distribution", "fit_emergence_time",
            "fit_loss_threshold", "kaplan_meier", "load_fit", "per_scale_stats", "point_outcomes",
            "preset", "resolve_settings", "seed_data", "simulate_emergence_times",
            "simulate_population", "stack", "threshold_curve", "wasserstein2"]

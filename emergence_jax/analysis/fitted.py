@@ -34,7 +34,8 @@ from emergence_jax.analysis.inference import Diagnostics
 from emergence_jax.analysis.mixture import PRIORS, ModelSpec
 from emergence_jax.analysis.predictive import Component, Predictive
 from emergence_jax.analysis.success import SuccessCriterion
-from emergence_jax.core.config import AnalysisConfig, to_dict, validate_settings
+from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, to_dict,
+                                       validate_settings)
 from emergence_jax.core.errors import DataError, StoreError
 from emergence_jax.io.fit_store import read_fit_files, write_fit_files
 from emergence_jax.io.location import Location
@@ -643,7 +644,11 @@ def _stored_settings(meta: dict) -> AnalysisConfig:
 
 
 def load_fit(path: str | os.PathLike) -> FittedDistribution:
-    """Loads a saved fit directory (or its fit.json). Verifies both checksums; arrays are read with
+    """Loads a saved fit directory (or its fit.json): a ``FittedDistribution``, or an
+    ``EmergenceTimeFit`` for an emergence-time fit. Verifies both checksums; arrays are read with
     ``allow_pickle=False`` and nothing stored is executed. Problems raise ``StoreError``."""
     description, arrays = read_fit_files(path)
+    if description.get("model") in EMERGENCE_TIME_MODELS:
+        from emergence_jax.analysis.emergence_fit import EmergenceTimeFit
+        return EmergenceTimeFit.from_record(description, arrays, where=str(path))
     return FittedDistribution.from_record(description, arrays, where=str(path))

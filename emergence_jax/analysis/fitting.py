@@ -31,10 +31,12 @@ import numpy as np
 from emergence_jax.analysis.data import SeedData
 from emergence_jax.analysis.fitted import FittedDistribution
 from emergence_jax.analysis.success import SuccessCriterion
-from emergence_jax.core.config import AnalysisConfig, to_dict, validate_settings
+from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, to_dict,
+                                       validate_settings)
 from emergence_jax.core.errors import ConfigError, DataError
 
-__all__ = ["compare_models", "fit_distribution", "resolve_settings", "settings_for_run"]
+__all__ = ["compare_models", "fit_data", "fit_distribution", "fit_metadata", "resolve_settings",
+           "settings_for_run"]
 
 def resolve_settings(settings: AnalysisConfig | None = None, **overrides) -> AnalysisConfig:
     """``settings`` (default: ``AnalysisConfig()``) with ``overrides`` applied, validated; a bad
@@ -59,6 +61,24 @@ def settings_for_run(run, settings: AnalysisConfig | None = None) -> AnalysisCon
                                               "analysis": to_dict(settings)})
     return dataclasses.replace(settings, metric=criterion.metric,
                                scale_variable=settings.scale_variable or run.scale_variable)
+
+
+def fit_data(run, settings: AnalysisConfig, *, verbose: bool = True):
+    """What a fit of ``settings`` (filled in by ``settings_for_run``) reads from a run store: the
+    final outcomes (``SeedData``), or for ``model='emergence-time'`` the per-seed emergence steps
+    (``EmergenceTimes``) from the learning curves (the emergence-time models)."""
+    from emergence_jax.analysis.outcomes import seed_data
+    if settings.model in EMERGENCE_TIME_MODELS:
+        from emergence_jax.analysis.emergence import emergence_times
+        criterion = SuccessCriterion(settings.metric, settings.threshold, settings.direction)
+        return emergence_times(run, criterion, settings.scale_variable, verbose=verbose)
+    return seed_data(run, settings.metric, settings.scale_variable, verbose=verbose)
+
+
+def fit_metadata(seconds: float) -> dict:
+    """The ``meta`` record of a fit: library versions, fitting time, creation date."""
+    return {"versions": _versions(), "seconds": seconds,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def _versions() -> dict:
@@ -221,12 +241,19 @@ def fit_distribution(data: SeedData, settings: AnalysisConfig | None = None, *,
                      progress: bool = True, warn: bool = True, **overrides) -> FittedDistribution:
     """Fits ``settings.model`` ("mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
     to per-seed data with NUTS (default) or SVI; keyword ``overrides`` replace single settings
-    (``fit_distribution(data, method="svi")``)."""
+    (``fit_distribution(data, method="svi")``). ``model="emergence-time"`` (or
+    ``"emergence-time-cure"``) fits per-seed emergence steps (``EmergenceTimes``) instead and
+    returns an ``EmergenceTimeFit``
+    (``emergence_jax.analysis.emergence_fit``)."""
     import warnings
 
+    s = resolve_settings(settings, **overrides)
+    if s.model in EMERGENCE_TIME_MODELS:
+        from emergence_jax.analysis.emergence_fit import fit_emergence_time
+        return fit_emergence_time(data, dataclasses.replace(
+            s, scale_variable=_scale_variable(data)), progress=progress, warn=warn)
     if not isinstance(data, SeedData):
         raise DataError("fit_distribution expects a SeedData (see SeedData.from_arrays/from_csv)")
-    s = resolve_settings(settings, **overrides)
     if s.direction != "above" and s.model != "hurdle":
         raise ConfigError(f"analysis.direction: the {s.model} model treats high values as "
                           "success; allowed for it: 'above' (fit 1 - metric for a metric where "
@@ -240,8 +267,7 @@ def fit_distribution(data: SeedData, settings: AnalysisConfig | None = None, *,
         a, b, w = _aligned(post, alt)
         comparison = compare_models({post.spec.name: (post.spec.kind, a, post.diagnostics),
                                      alt.spec.name: (alt.spec.kind, b, alt.diagnostics)}, w)
-    meta = {"versions": _versions(), "seconds": time.perf_counter() - t0,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = fit_metadata(time.perf_counter() - t0)
     fit = FittedDistribution(spec=post.spec, params=post.params, xbar=post.xbar,
                              groups=data.groups, data=data, seed_prob=post.seed_prob,
                              diagnostics=post.diagnostics, comparison=comparison, settings=s,
@@ -253,7 +279,9 @@ def fit_distribution(data: SeedData, settings: AnalysisConfig | None = None, *,
     return fit
 
 
-def _scale_variable(data: SeedData) -> str:
-    """The settings' scale_variable for data whose scale is a run's derived size ('' otherwise)."""
+def _scale_variable(data) -> str:
+    """The settings' scale_variable for data whose scale is a run's derived size or swept field
+    ('' otherwise, e.g. a CSV's scale column)."""
     from emergence_jax.core.config import SCALE_VARIABLES
-    return data.scale_variable if data.scale_variable in SCALE_VARIABLES else ""
+    v = data.scale_variable
+    return v if v in SCALE_VARIABLES or "." in v else ""

@@ -109,18 +109,36 @@ def simulate_population(params: SimParams | str = "emergent", seed: int = 0, *,
     return (data, z) if return_truth else data
 
 
-def simulate_emergence_times(sizes, seeds_per_size: int = 50, beta0: float = 10.0,
-                             beta1: float = -0.8, sigma: float = 0.5, budget: float = 3e4,
-                             seed: int = 0):
-    """Log-normal accelerated-failure-time draws: log T = β0 + β1·(log N − mean log N) + σ·ε,
-    right-censored at ``budget``. Returns (size [M], time [M], event [M] bool)."""
+def simulate_emergence_times(scales, seeds_per_scale: int = 50, beta0: float = 10.0,
+                             beta1: float = -0.8, sigma: float = 0.5, sigma_slope: float = 0.0,
+                             budget: float = 3e4, eval_every: float | None = None,
+                             eventual_logit: tuple[float, float] | None = None, seed: int = 0):
+    """Emergence steps from the log-normal accelerated-failure-time model: log T = β0 + β1·x +
+    σ(x)·ε with x = log scale − mean log scale and log σ(x) = log σ + ``sigma_slope``·x; with
+    ``eventual_logit`` = (α₀, α₁) only a share sigmoid(α₀ + α₁·x) of the seeds ever emerges (the
+    others never do). Seeds past ``budget`` are right-censored there; with ``eval_every`` the steps are seen on that
+    evaluation grid (a seed emerging at T is recorded at the first evaluation ≥ T, with the one
+    before as its lower end). Returns ``EmergenceTimes``."""
+    from emergence_jax.analysis.emergence import EmergenceTimes
     rng = np.random.default_rng(seed)
-    sizes = np.asarray(sizes, np.float64)
-    n = np.repeat(sizes, seeds_per_size)
-    lx = np.log(n) - np.log(sizes).mean()
-    t = np.exp(beta0 + beta1 * lx + sigma * rng.standard_normal(n.size))
+    scales = np.asarray(scales, np.float64)
+    n = np.repeat(scales, seeds_per_scale)
+    x = np.log(n) - np.log(scales).mean()
+    t = np.exp(beta0 + beta1 * x + sigma * np.exp(sigma_slope * x) * rng.standard_normal(n.size))
+    if eventual_logit is not None:
+        share = 1 / (1 + np.exp(-(eventual_logit[0] + eventual_logit[1] * x)))
+        t = np.where(rng.random(n.size) < share, t, np.inf)
     event = t <= budget
-    return n, np.minimum(t, budget), event
+    if eval_every:
+        time = np.minimum(np.ceil(t / eval_every) * eval_every, budget)
+        lower = np.where(event, time - eval_every, budget)
+    else:
+        time = np.minimum(t, budget)
+        lower = np.where(event, 0.0, budget)
+    return EmergenceTimes.from_arrays(n, time, event, lower=lower,
+                                      seed=np.tile(np.arange(seeds_per_scale), scales.size),
+                                      budget=np.full(n.size, float(budget)),
+                                      metric="simulated", scale_variable="scale")
 
 
 # ------------------------------------------------------------------ outside the models' families

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from emergence_jax.analysis import fit_distribution, load_fit, seed_data
-from emergence_jax.analysis.fitting import settings_for_run
+from emergence_jax.analysis import fit_distribution, load_fit
+from emergence_jax.analysis.fitting import fit_data, settings_for_run
 from emergence_jax.app.report import write_report
 from emergence_jax.app.sweep import default_out, run_sweep
-from emergence_jax.core.config import AnalysisConfig, ExperimentConfig, validate
+from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, ExperimentConfig,
+                                       validate)
 from emergence_jax.core.errors import StoreError
 from emergence_jax.io.fit_store import check_fit_target
 from emergence_jax.io.location import Location
@@ -44,7 +45,7 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
     saved in ``fit_dir`` when it was made with the same settings on the same data (compared by
     digest). Returns (fit, reused)."""
     settings = settings_for_run(run, analysis)
-    data = seed_data(run, settings.metric, settings.scale_variable, verbose=log is not None)
+    data = fit_data(run, settings, verbose=log is not None)
     fit_dir = Path(fit_dir)
     if fit_dir.exists() and not refit:
         try:
@@ -59,7 +60,9 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
                 return old, True
     check_fit_target(fit_dir)
     if log:
-        log(f"fit: {settings.model} model of {settings.metric} over {len(data.scales)} scale "
+        what = ("emergence steps of " if settings.model in EMERGENCE_TIME_MODELS else ""
+                ) + settings.metric
+        log(f"fit: {settings.model} model of {what} over {len(data.scales)} scale "
             f"point(s), {len(data)} seeds ({settings.method}, {settings.chains} chains)")
     fit = fit_distribution(data, settings, progress=progress, warn=False)
     fit.save(fit_dir)
@@ -82,7 +85,10 @@ def run_study(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
                           log=log)
     if log:
         log(fit.summary())
-        for message in fit.warnings():   # failed diagnostics and failed predictive checks
+        # failed diagnostics and failed predictive checks (an emergence-time fit has diagnostics)
+        messages = (fit.warnings() if hasattr(fit, "warnings")
+                    else [] if fit.diagnostics.ok else [fit.diagnostics.message])
+        for message in messages:
             log(f"WARNING: {message}")
     index = write_report(run, fit, loc.local / "report")
     if log:

@@ -4,18 +4,22 @@
 
     distributions.png, p_success.png, predictive_check.png (with a fit), success_mean.png,
     learning_curves.png[, probes.png]
+    emergence_times.png, aligned.png[, family_*.png, skills.png]   (``report.emergence``)
     index.md / index.html   the fit summary, the predictive check, bimodality verdict,
                             diagnostics, breakthrough scale, the figures with captions and the
                             numbers behind them
     tables.json             the same numbers (empirical per point, the fit at the points and
                             along a fine scale grid, the predictive check)
 
-The modules: ``tables`` (numbers), ``figures`` (plots), ``page`` (Markdown and HTML).
+The modules: ``tables`` (numbers), ``figures`` (plots), ``emergence`` (the emergence-time,
+aligned-metric, metric-family and skill-composition panels), ``page`` (Markdown and HTML). The fit
+is a ``FittedDistribution`` (the outcome panels show its curves) or an ``EmergenceTimeFit`` (the
+time-to-emergence panel shows its curves).
 
-A report writes only these files (``REPORT_FILES``), each atomically, into its folder, which may
-hold other files. ``tables.json`` is written first and marks the folder's report files as a
-report's: a file of one of these names that is not (someone's own ``index.md``) is never
-replaced — the report is refused, naming it.
+A report writes only these files (``REPORT_FILES`` and ``family_*.png``), each atomically, into
+its folder, which may hold other files. ``tables.json`` is written first and marks the folder's
+report files as a report's: a file of one of these names that is not (someone's own
+``index.md``) is never replaced — the report is refused, naming it.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emergence_jax.analysis import load_fit
+from emergence_jax.analysis import FittedDistribution, load_fit
 from emergence_jax.analysis.outcomes import curves, point_outcomes
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.report import figures
+from emergence_jax.app.report.emergence import emergence_panels
 from emergence_jax.app.report.page import markdown_table, to_html
 from emergence_jax.app.report.tables import (SCALE_LABELS, empirical_rows, fit_rows,
                                              scale_grid)
@@ -40,7 +45,8 @@ from emergence_jax.io.run_store import load_run
 __all__ = ["REPORT_FILES", "write_report"]
 
 REPORT_FILES = ("tables.json", "distributions.png", "p_success.png", "predictive_check.png",
-                "success_mean.png", "learning_curves.png", "probes.png", "index.md", "index.html")
+                "success_mean.png", "learning_curves.png", "probes.png", "emergence_times.png",
+                "aligned.png", "skills.png", "index.md", "index.html")
 REPORT_FORMAT = "emergence_jax.report"
 
 
@@ -50,6 +56,8 @@ def _check_report_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise StoreError(f"{out} is a file; a report is written into a directory")
     present = [name for name in REPORT_FILES if (out / name).exists()]
+    if out.is_dir():
+        present += sorted(p.name for p in out.glob("family_*.png"))
     if not present:
         loc.check_writable()
         return
@@ -88,17 +96,21 @@ def _model_line(fit) -> str:
 
 
 def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
-                 metric: str | None = None, threshold: float | None = None) -> Path:
+                 metric: str | None = None, threshold: float | None = None,
+                 aligned: list[str] | None = None) -> Path:
     """Writes the report folder; returns the path of ``index.md``.
 
     ``run`` is a ``Run`` (``emergence_jax.load_run``) or its path; ``fit`` a
     ``FittedDistribution`` (``emergence_jax.load_fit``), a path to one, or None (figures without
-    the fitted curves). Success is the fit's criterion, else the run's
-    (``SuccessCriterion.from_config``); ``metric`` / ``threshold`` override it."""
+    the fitted curves); an ``EmergenceTimeFit`` adds its curves to the time-to-emergence panel.
+    Success is the fit's criterion, else the run's (``SuccessCriterion.from_config``); ``metric``
+    / ``threshold`` override it. ``aligned`` names the metrics aligned at the emergence step
+    (default: ``report.emergence.companion_metrics``)."""
     if not hasattr(run, "metric_names"):
         run = load_run(run)
-    if fit is not None and not hasattr(fit, "p_success"):
+    if isinstance(fit, (str, os.PathLike)):
         fit = load_fit(fit)
+    outcome_fit = fit if isinstance(fit, FittedDistribution) else None
     base = fit.criterion if fit is not None else SuccessCriterion.from_config(run.config)
     criterion = SuccessCriterion(metric or base.metric,
                                  base.threshold if threshold is None else float(threshold),
@@ -114,15 +126,16 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     loc = Location(out)
     rows = empirical_rows(run, outcomes, criterion)
     scales = np.array([r["scale"] for r in rows])
-    curve_rows = fit_rows(fit, scale_grid(scales)) if fit is not None else []
-    at_points = fit_rows(fit, scales) if fit is not None else []
-    check = fit.check() if fit is not None else None
+    curve_rows = fit_rows(outcome_fit, scale_grid(scales)) if outcome_fit is not None else []
+    at_points = fit_rows(outcome_fit, scales) if outcome_fit is not None else []
+    check = outcome_fit.check() if outcome_fit is not None else None
     tables = {"format": REPORT_FORMAT, "empirical": rows, "fit_at_scale_points": at_points,
               "fit_curve": curve_rows,
               "predictive_check": check.to_json() if check is not None else None}
     loc.write_atomic("tables.json", json.dumps(tables, indent=2).encode())
 
-    figures.plot_distributions(run, fit, outcomes, rows, criterion, out / "distributions.png")
+    figures.plot_distributions(run, outcome_fit, outcomes, rows, criterion,
+                               out / "distributions.png")
     figures.plot_p_success(run, curve_rows, rows, criterion, out / "p_success.png")
     if check is not None:
         figures.plot_predictive_check(run, check, curve_rows, criterion,
@@ -130,9 +143,10 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     figures.plot_success_mean(run, curve_rows, rows, criterion, out / "success_mean.png")
     figures.plot_learning_curves(run, curves(run, criterion.metric), outcomes, criterion,
                                  out / "learning_curves.png")
-    model = fit.model if fit is not None else "model"
+    model = outcome_fit.model if outcome_fit is not None else "model"
     meaning = ("the probability that a seed lands on the success side of the threshold"
-               if fit is None or fit.spec.kind != "mixture" else "the success-component weight")
+               if outcome_fit is None or outcome_fit.spec.kind != "mixture"
+               else "the success-component weight")
     shown = [
         ("distributions.png", "Seed distributions per scale",
          f"Histogram of the final metric across seeds at each scale point; blue: the fitted "
@@ -162,28 +176,44 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
                          "population of that many seeds (bar: binomial noise included); red dots "
                          "fall outside. Right: the metric's observed 10/50/90% quantiles against "
                          "their predictive intervals."))
+    panels, panel_tables = emergence_panels(
+        run, fit, criterion, out, aligned=aligned,
+        scale_variable=(run.config.get("analysis", {}) or {}).get("scale_variable") or None)
+    shown += [panel[:3] for panel in panels]
+    if panel_tables:
+        loc.write_atomic("tables.json", json.dumps({**tables, **panel_tables}, indent=2).encode())
     name = run.config.get("name", "run")
     md = [f"# emergence_jax report: {name}", "",
           f"Run: `{run.path}`  ·  metric: `{criterion.metric}`  ·  success: {criterion}  ·  "
           f"scale: {SCALE_LABELS.get(run.scale_variable, run.scale_variable)}", ""]
     if fit is not None:
-        md += ["## Fit", "", f"**Model:** {_model_line(fit)}", "",
-               "```", fit.summary(), "```", ""]
-        md += [f"**Predictive check:** {'passed' if check.ok else 'FAILED'} — {check.message}",
-               "", markdown_table([dict(c, interval=f"[{c['lower']:.3f}, {c['upper']:.3f}]")
+        md += ["## Fit", ""]
+        if outcome_fit is not None:
+            md += [f"**Model:** {_model_line(outcome_fit)}", ""]
+        md += ["```", fit.summary(), "```", ""]
+        if check is not None:
+            md += [f"**Predictive check:** {'passed' if check.ok else 'FAILED'} — "
+                   f"{check.message}", "",
+                   markdown_table([dict(c, interval=f"[{c['lower']:.3f}, {c['upper']:.3f}]")
                                    for c in check.to_json(brief=True)["scales"]],
                                   _CHECK_COLUMNS), ""]
         if getattr(fit, "comparison", None):
-            md += [f"**Bimodality:** {fit.comparison['verdict']}", ""]
+            label = "Bimodality" if outcome_fit is not None else "Spread vs scale"
+            md += [f"**{label}:** {fit.comparison['verdict']}", ""]
         md += [f"**Diagnostics:** {'ok' if fit.diagnostics_ok else 'FAILED'} — "
                f"{fit.diagnostics.message}", ""]
-        md += [f"**Breakthrough scale (P(success) = 0.5):** {fit.breakthrough_scale(0.5)}", ""]
+        if outcome_fit is not None:
+            md += [f"**Breakthrough scale (P(success) = 0.5):** "
+                   f"{outcome_fit.breakthrough_scale(0.5)}", ""]
     for file, title, caption in shown:
         md += [f"## {title}", "", f"![{title}]({file})", "", caption, ""]
     md += ["## Numbers behind the figures", "", "Empirical, per scale point:", "",
            markdown_table(rows, _EMPIRICAL_COLUMNS), ""]
     if at_points:
         md += ["Fitted, at the scale points:", "", markdown_table(at_points, _FIT_COLUMNS), ""]
+    for file, title, _, panel_rows, columns in panels:
+        if panel_rows:
+            md += [f"{title} (`{file}`):", "", markdown_table(panel_rows, columns), ""]
     md += ["All numbers, including the fitted curves, are in `tables.json`.", ""]
     text = "\n".join(md)
     loc.write_atomic("index.html", to_html(text, f"report: {name}").encode())

@@ -27,6 +27,8 @@ def point_label(run, point: int) -> str:
     coords = {k: entry[k] for k in run.axes if k in entry}
     short = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in coords.items())
     variable = run.scale_variable
+    if variable in coords:      # the scale is one of the swept fields: already named
+        return short
     size = f"{human_size(float(entry[variable]))} {SCALE_LABELS.get(variable, variable)}"
     return f"{short}\n{size}" if short else size
 

@@ -13,7 +13,8 @@ from emergence_jax.core.config.experiment import (ExperimentConfig, apply_overri
                                                   set_field, to_dict, to_json, validate,
                                                   validate_settings)
 from emergence_jax.core.config.fields import choice, describe, number
-from emergence_jax.core.config.sections import (FIT_MODELS, SCALE_VARIABLES, AnalysisConfig,
+from emergence_jax.core.config.sections import (EMERGENCE_TIME_MODELS, FIT_MODELS,
+                                                SCALE_VARIABLES, AnalysisConfig,
                                                 ModelConfig, OptimizerConfig, PopulationConfig,
                                                 SweepConfig, TaskConfig, TrainConfig,
                                                 register_task, task_config_class, task_names)
@@ -23,7 +24,7 @@ from emergence_jax.core.config.tasks import (IOI_TEMPLATES, SKILLS, AdditionConf
 from emergence_jax.core.errors import ConfigError
 
 __all__ = ["AdditionConfig", "AnalysisConfig", "ConfigError", "CountConfig", "ExperimentConfig",
-           "FIT_MODELS", "IOIConfig", "IOI_TEMPLATES", "InductionConfig", "LinearMapConfig",
+           "EMERGENCE_TIME_MODELS", "FIT_MODELS", "IOIConfig", "IOI_TEMPLATES", "InductionConfig", "LinearMapConfig",
            "ModelConfig", "OptimizerConfig", "PopulationConfig", "SCALE_VARIABLES", "SKILLS",
            "SkillsConfig", "SweepConfig", "TaskConfig", "TrainConfig", "apply_overrides", "choice",
            "describe", "from_dict", "get_field", "load_experiment", "number", "parse_value",

@@ -40,8 +40,8 @@ from emergence_jax.core.config.sections import (AnalysisConfig, ModelConfig, Opt
 from emergence_jax.core.errors import ConfigError
 
 __all__ = ["ExperimentConfig", "apply_overrides", "check_name", "from_dict", "get_field",
-           "load_experiment", "parse_value", "set_field", "to_dict", "to_json", "validate",
-           "validate_settings"]
+           "load_experiment", "parse_value", "set_field", "split_preset", "to_dict", "to_json",
+           "validate", "validate_settings"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +63,11 @@ class ExperimentConfig:
                 get_field(self, name)
             except ConfigError as e:
                 raise ConfigError(f"{prefix}sweep.axes: {e}") from None
+        variable = self.analysis.scale_variable
+        if "." in variable and variable not in self.sweep.axes:
+            raise ConfigError(f"{prefix}analysis.scale_variable: {variable!r} is not swept; "
+                              f"allowed: '', a derived size or one of the axes "
+                              f"({', '.join(self.sweep.axes) or 'none'})")
 
 
 _NAME_PART = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]+$")
@@ -184,9 +189,21 @@ def _user_code_error(path: Path, what: str, e: BaseException) -> ConfigError:
                        f"{type(e).__name__}{': ' + message if message else ''}")
 
 
+def split_preset(path: str | Path) -> tuple[Path, str | None]:
+    """``"experiments/x.py:paper"`` -> (``experiments/x.py``, ``"paper"``); a path without a
+    ``:preset`` suffix (or an existing file whose name holds a colon) has no preset."""
+    text = str(path)
+    head, sep, tail = text.rpartition(":")
+    if sep and head and tail and "/" not in tail and "\\" not in tail and not Path(text).is_file():
+        return Path(head), tail
+    return Path(text), None
+
+
 def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Loads ``get_config()`` from an experiment file, applies overrides and validates."""
-    path = Path(path)
+    """Loads ``get_config()`` from an experiment file, applies overrides and validates.
+    ``"file.py:name"`` picks a preset: the file's ``get_config(preset)`` is called with ``name``,
+    which must be one of the file's ``PRESETS``."""
+    path, preset = split_preset(path)
     if not path.is_file():
         raise ConfigError(f"experiment file {str(path)!r} does not exist"
                           + (" (it is a directory)" if path.is_dir() else ""))
@@ -210,15 +227,21 @@ def load_experiment(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         raise _user_code_error(path, "importing it", e) from None
     finally:
         sys.modules.pop(module_name, None)
-    get_config: Callable[[], ExperimentConfig] | None = getattr(module, "get_config", None)
+    get_config: Callable[..., ExperimentConfig] | None = getattr(module, "get_config", None)
     if get_config is None:
         raise ConfigError(f"experiment file {str(path)!r} defines no get_config() function")
     if not callable(get_config):
         raise ConfigError(f"experiment file {str(path)!r}: get_config is a "
                           f"{type(get_config).__name__}, not a function; define "
                           "`def get_config(): return ExperimentConfig(...)`")
+    if preset is not None:
+        presets = tuple(getattr(module, "PRESETS", ()))
+        if preset not in presets:
+            allowed = ", ".join(repr(p) for p in presets) or "none (this file has no presets)"
+            raise ConfigError(f"experiment {str(path)!r}: unknown preset {preset!r}; allowed: "
+                              f"{allowed}")
     try:
-        cfg = get_config()
+        cfg = get_config() if preset is None else get_config(preset)
     except Exception as e:  # noqa: BLE001 - the user's code
         raise _user_code_error(path, "get_config()", e) from None
     if not isinstance(cfg, ExperimentConfig):

@@ -16,12 +16,30 @@ from emergence_jax.core.errors import ConfigError
 
 __all__ = ["AnalysisConfig", "ModelConfig", "OptimizerConfig", "PopulationConfig", "SweepConfig",
            "TaskConfig", "TrainConfig", "register_task", "task_config_class", "task_names",
-           "SCALE_VARIABLES", "FIT_MODELS", "FIT_CURVES"]
+           "SCALE_VARIABLES", "EMERGENCE_TIME_MODELS", "FIT_MODELS", "FIT_CURVES",
+           "check_scale_variable"]
 
 SCALE_VARIABLES = ("params", "non_embedding_params", "tokens", "flops")
 MAX_SEED_ID = 2**31 - 1   # seed ids are int32 in the population state
 MAX_KEY_SEED = 2**32 - 1  # PRNG key seeds are uint32: a larger one would silently wrap
-FIT_MODELS = ("hurdle", "mixture", "unimodal", "hierarchical", "hierarchical-unimodal")
+
+
+def check_scale_variable(value: str, path: str, *, allow_empty: bool = False) -> None:
+    """A scale variable is a derived size (``SCALE_VARIABLES``) or a swept field
+    (``section.field``, e.g. ``task.ones_per_row``); ``ConfigError`` naming ``path`` otherwise."""
+    dotted = "." in value and all(part.isidentifier() for part in value.split("."))
+    if value in SCALE_VARIABLES or dotted or (allow_empty and value == ""):
+        return
+    allowed = ", ".join(repr(v) for v in (("",) if allow_empty else ()) + SCALE_VARIABLES)
+    raise ConfigError(f"{path}: got {value!r}; allowed: {allowed} or a swept field "
+                      "(section.field, e.g. 'task.ones_per_row')")
+
+
+# Models of when seeds emerge (per-seed emergence steps from the learning curves); the others
+# model the final outcomes.
+EMERGENCE_TIME_MODELS = ("emergence-time", "emergence-time-cure")
+FIT_MODELS = ("hurdle", "mixture", "unimodal", "hierarchical",
+              "hierarchical-unimodal") + EMERGENCE_TIME_MODELS
 FIT_CURVES = ("auto", "logistic", "quadratic", "asymptotes", "monotone")
 
 
@@ -134,10 +152,16 @@ class SweepConfig:
     An empty ``axes`` is a single scale point: the base config."""
     axes: dict[str, tuple] = dataclasses.field(default_factory=dict)
     mode: str = choice("product", ("product", "zip"))
-    scale_variable: str = choice("params", SCALE_VARIABLES,
-                                 doc="the derived size that statistics use as the scale")
+    scale_variable: str = dataclasses.field(default="params", metadata={"doc": (
+        "the scale statistics use: a derived size (" + ", ".join(SCALE_VARIABLES) + ") or one of "
+        "the swept fields (e.g. task.ones_per_row)")})
 
     def check(self, prefix: str) -> None:
+        check_scale_variable(self.scale_variable, f"{prefix}scale_variable")
+        if "." in self.scale_variable and self.scale_variable not in self.axes:
+            raise ConfigError(f"{prefix}scale_variable: {self.scale_variable!r} is not swept; "
+                              f"allowed: a derived size or one of the axes "
+                              f"({', '.join(self.axes) or 'none'})")
         for name, values in self.axes.items():
             if not isinstance(values, (tuple, list)) or not values:
                 raise ConfigError(f"{prefix}axes[{name!r}]: got {values!r}; allowed: a non-empty "
@@ -162,12 +186,15 @@ class AnalysisConfig:
     direction: str = choice("above", ("above", "below"), doc=(
         "a seed succeeds when its metric is above (or below) the threshold; the latent-mixture "
         "and unimodal models need 'above'"))
-    scale_variable: str = choice("", ("",) + SCALE_VARIABLES, doc=(
-        "derived size used as the scale of a run store; empty = the run's sweep.scale_variable"))
+    scale_variable: str = dataclasses.field(default="", metadata={"doc": (
+        "scale of a run store: a derived size (" + ", ".join(SCALE_VARIABLES) + ") or a swept "
+        "field such as task.ones_per_row; empty = the run's sweep.scale_variable")})
     model: str = choice("hurdle", FIT_MODELS, doc=(
         "statistical model: hurdle (P(success) = probability of the success side of the "
         "threshold, by construction), mixture (latent success/failure components), unimodal, "
-        "hierarchical, hierarchical-unimodal (several groups, latent mixture / unimodal)"))
+        "hierarchical, hierarchical-unimodal (several groups, latent mixture / unimodal), "
+        "emergence-time (a censored survival model of the step at which each seed first "
+        "succeeds for good; -cure adds a share of seeds that never emerge)"))
     curve: str = choice("auto", FIT_CURVES, doc=(
         "form of P(success) against log scale (hurdle model): logistic, quadratic (non-monotone), "
         "asymptotes (a transition between a floor and a ceiling), monotone (a monotone spline); "
@@ -188,6 +215,7 @@ class AnalysisConfig:
     seed: int = number(0, low=0, high=MAX_KEY_SEED, doc="random seed of the sampler")
 
     def check(self, prefix: str) -> None:
+        check_scale_variable(self.scale_variable, f"{prefix}scale_variable", allow_empty=True)
         if self.chance is not None and self.chance >= 1.0:
             raise ConfigError(f"{prefix}chance: got {self.chance!r}; allowed: a number in [0, 1) "
                               "or none")

@@ -14,7 +14,8 @@ from emergence_jax.core.config import AnalysisConfig, ExperimentConfig, load_exp
 
 def add_experiment_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("experiment", nargs=None if required else "?",
-                        help="experiment file (a Python file defining get_config())")
+                        help="experiment file (a Python file defining get_config()); FILE.py:NAME "
+                             "picks one of the file's PRESETS")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE",
                         help="override a config field, e.g. --set model.width=128 (repeatable)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from emergence_jax.app.cli.commands.common import add_settings_arguments, settings_overrides
 
-HELP = ("fit how the distribution of seed outcomes changes with scale (NumPyro: hurdle, latent "
-        "mixture or unimodal model), check the fit against the data")
+HELP = ("fit how the distribution of seed outcomes (or, with --model emergence-time, of the step "
+        "at which seeds emerge) changes with scale (NumPyro: hurdle, latent mixture, unimodal or "
+        "emergence-time models), check the fit against the data")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load(args):
     """(data, settings): the outcomes to fit and the settings to fit them with."""
-    from emergence_jax.analysis import SeedData, resolve_settings, seed_data
-    from emergence_jax.analysis.fitting import settings_for_run
+    from emergence_jax.analysis import SeedData, resolve_settings
+    from emergence_jax.analysis.fitting import fit_data, settings_for_run
+    from emergence_jax.core.config import EMERGENCE_TIME_MODELS
     from emergence_jax.core.errors import DataError
     from emergence_jax.io.location import Location
     overrides = settings_overrides(args)
@@ -38,14 +40,17 @@ def _load(args):
         from emergence_jax.io.run_store import load_run
         run = load_run(loc)
         settings = settings_for_run(run, resolve_settings(settings_for_run(run), **overrides))
-        data = seed_data(run, settings.metric, settings.scale_variable)
+        data = fit_data(run, settings)
     elif src.is_file():
         settings = resolve_settings(None, **overrides)
+        if settings.model in EMERGENCE_TIME_MODELS:
+            raise DataError(f"{src}: --model {settings.model} reads learning curves; give a run "
+                            "store, not a CSV of final outcomes")
         data = SeedData.from_csv(src, metric=settings.metric or None,
                                  duplicates=args.duplicates)
     else:
         raise DataError(f"{src}: no such file or run directory")
-    if args.n_eval is not None:
+    if args.n_eval is not None and isinstance(data, SeedData):
         if args.n_eval < 1:
             raise DataError("--n-eval must be a positive integer")
         data = SeedData.from_arrays(data.scale, data.value, data.seed, n_eval=args.n_eval,

@@ -14,6 +14,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threshold", type=float, default=None,
                         help="success threshold (default: the fit's, else the run's "
                              "analysis.threshold)")
+    parser.add_argument("--aligned", nargs="+", default=None, metavar="METRIC",
+                        help="metrics to align at each seed's emergence step (default: the "
+                             "success metric, the training loss, each evaluation set's summary "
+                             "metrics and the attention probes' best heads)")
 
 
 def run(args) -> int:
@@ -26,6 +30,7 @@ def run(args) -> int:
         fit = beside.local
     elif fit == "none":
         fit = None
-    index = write_report(args.run_dir, fit, args.out, metric=args.metric, threshold=args.threshold)
+    index = write_report(args.run_dir, fit, args.out, metric=args.metric,
+                         threshold=args.threshold, aligned=args.aligned)
     print(f"report: {index} (and index.html beside it)")
     return 0

@@ -1,0 +1,64 @@
+"""The reproduction experiments (experiments/repro_*.py): every preset loads and validates, and a
+tiny version of the default preset runs end to end through ``emergence-jax run`` — sweep, the
+experiment's own fit and the report with the study's panels."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emergence_jax import load_fit
+from emergence_jax.app import cli
+from emergence_jax.core.config import EMERGENCE_TIME_MODELS, load_experiment
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+REPROS = sorted(EXPERIMENTS.glob("repro_*.py"))
+TINY = ["model.width=16", "model.heads=2", "train.steps=40", "train.eval_every=10",
+        "train.evals_per_chunk=2", "train.batch_size=8", "population.num_seeds=4",
+        "population.seed_group=0", "task.eval_examples=16", "analysis.chains=2",
+        "analysis.warmup=100", "analysis.samples=100", "analysis.compare=false"]
+# Two small values of each study's swept field.
+SMALL_AXES = {"task.ones_per_row": (1, 2), "task.num_bits": (3, 4), "model.width": (8, 16),
+              "model.depth": (1, 2)}
+# The panels a tiny run already draws (no seed need have emerged within its 40 steps).
+PANELS = {"repro_sparse_attention": ["emergence_times.png", "family_test_loss_pos.png"],
+          "repro_induction_heads": ["emergence_times.png", "probes.png"],
+          "repro_skill_composition": ["emergence_times.png", "skills.png"]}
+
+
+def test_every_study_has_a_repro_file():
+    assert {p.stem for p in REPROS} == set(PANELS)
+
+
+@pytest.mark.parametrize("path", REPROS, ids=lambda p: p.stem)
+def test_presets_load(path):
+    text = path.read_text()
+    assert text.lstrip().startswith('"""') and "emergence-jax run" in text
+    names = []
+    for preset in ("cpu", "paper"):
+        cfg = load_experiment(f"{path}:{preset}")
+        names.append(cfg.name)
+        assert cfg.sweep.axes and cfg.analysis.model in EMERGENCE_TIME_MODELS
+    assert len(set(names)) == 2                   # presets write to different run directories
+    assert load_experiment(path).name == names[0]  # cpu is the default
+
+
+@pytest.mark.parametrize("path", REPROS, ids=lambda p: p.stem)
+def test_tiny_run_end_to_end(path, tmp_path):
+    cfg = load_experiment(path)
+    axis = next(iter(cfg.sweep.axes))
+    overrides = TINY + [f"sweep.axes={{'{axis}': {SMALL_AXES[axis]}}}"]
+    if hasattr(cfg.task, "probe_examples"):
+        overrides.append("task.probe_examples=4")
+    args = ["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"]
+    for item in overrides:
+        args += ["--set", item]
+    assert cli.main(args) == 0
+    fit = load_fit(tmp_path / "run" / "fit")
+    assert fit.settings.model == cfg.analysis.model
+    report = tmp_path / "run" / "report"
+    for name in PANELS[path.stem]:
+        assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    tables = json.loads((report / "tables.json").read_text())
+    assert len(tables["emergence_times"]) == 2
+    assert sum(r["seeds"] for r in tables["emergence_times"]) == 8

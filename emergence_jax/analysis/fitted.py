@@ -479,11 +479,11 @@ class FittedDistribution:
         likelihood = self.spec.likelihood
         if self.spec.kind == "hurdle":
             spec, prep = hurdle.prepare(self.data, s.threshold, s.direction, likelihood,
-                                        s.curve)
+                                        s.curve, bins=self.spec.bins)
             ll = hurdle.pointwise(self.params, self.curve_form, spec, prep)
         else:
             spec, prep = mixture.prepare(self.data, self.model, chance=self.spec.chance,
-                                         likelihood=likelihood)
+                                         likelihood=likelihood, bins=self.spec.bins)
             ll, _ = mixture.pointwise(self.params, spec, prep)
         return ll[:, prep.inverse]
 

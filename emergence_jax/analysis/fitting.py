@@ -135,7 +135,8 @@ def _mixture_posterior(data: SeedData, model: str, s: AnalysisConfig, progress: 
                        ) -> _Posterior:
     from emergence_jax.analysis import inference, mixture
     likelihood = None if s.likelihood == "auto" else s.likelihood
-    spec, prep = mixture.prepare(data, model, chance=s.chance, likelihood=likelihood)
+    spec, prep = mixture.prepare(data, model, chance=s.chance, likelihood=likelihood,
+                                 bins=s.value_bins)
     args = inference._as_float64(tuple(prep.arrays().values()))
     draws, diag = _sample(mixture.make_model(spec), args, spec,
                           mixture.init_values(data, spec, s.threshold), s, progress,
@@ -153,7 +154,7 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
     from emergence_jax.analysis import hurdle, inference
     likelihood = None if s.likelihood == "auto" else s.likelihood
     spec, prep = hurdle.prepare(data, s.threshold, s.direction, likelihood=likelihood,
-                                curve=s.curve)
+                                curve=s.curve, bins=s.value_bins)
     # every curve form: one compiled sampler, its own run (adaptation, diagnostics); the
     # automatic remedies are spent only on the form that PSIS-LOO picks
     curve_model = hurdle.make_curve_model(spec)

@@ -47,7 +47,7 @@ import numpy as np
 
 from emergence_jax.analysis import curve_forms as curves
 from emergence_jax.analysis.data import SeedData
-from emergence_jax.analysis.mixture import ModelSpec, bucket
+from emergence_jax.analysis.mixture import ModelSpec, bin_interior, bucket, value_bins
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.core.errors import DataError
 
@@ -127,8 +127,11 @@ def outer_is_high(side: str, direction: str) -> bool:
 
 
 def prepare(data: SeedData, threshold: float, direction: str = "above",
-            likelihood: str | None = None, curve: str = "auto") -> tuple[ModelSpec, HurdleData]:
-    """Checks the data against the hurdle model and builds its rows."""
+            likelihood: str | None = None, curve: str = "auto", bins: int | None = None
+            ) -> tuple[ModelSpec, HurdleData]:
+    """Checks the data against the hurdle model and builds its rows; ``bins``:
+    ``analysis.value_bins`` (continuous positions within a side binned, see
+    ``mixture.value_bins``)."""
     if data.group is not None and len(data.groups) > 1:
         raise DataError(f"the data has {len(data.groups)} groups ({', '.join(data.groups)}); the "
                         "hurdle model fits one: select it with SeedData.only_group, or fit them "
@@ -185,6 +188,8 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.where(width > 0, (y - bounds[side, 0]) / np.where(width > 0, width, 1.0), 0.5)
         u = np.where(end, 0.5, np.clip(u, _U_EPS, 1 - _U_EPS))
+    bins = value_bins(bins, len(data), likelihood)
+    u = np.where(end, u, bin_interior(u, bins))       # counts: bins is 0, u unused
     points = tuple(_side_is_point(s, support, counts, data, criterion) for s in SIDES)
     masses = tuple(bool(end[side == j].any()) and not points[j] and not counts
                    for j in range(2))
@@ -217,7 +222,7 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
     spec = ModelSpec(kind="hurdle", hierarchical=False, n_groups=1, single_scale=single,
                      likelihood=likelihood, curves=forms, knots=curves.knots(scales.size),
                      threshold=float(threshold), direction=direction, masses=masses,
-                     points=points)
+                     points=points, bins=bins)
     prep = HurdleData(
         cz=cz_all, gz=cz_all[gcell], gside=gcol(1, 0, np.int32), gm=gcol(2, 1.0),
         rgrp=np.concatenate([np.asarray(grp).reshape(-1), np.zeros(pad)]).astype(np.int32),

@@ -76,6 +76,9 @@ class ModelSpec:
     direction: str = "above"
     masses: tuple = (False, False)
     points: tuple = (False, False)
+    # continuous values inside (0, 1) moved to the midpoints of this many equal bins (0: exact
+    # values); see ``value_bins``
+    bins: int = 0
 
     @property
     def name(self) -> str:
@@ -88,7 +91,7 @@ class ModelSpec:
         kind = "mixture" if self.kind == "unimodal" else "unimodal"
         return ModelSpec(kind=kind, hierarchical=self.hierarchical, n_groups=self.n_groups,
                          single_scale=self.single_scale, likelihood=self.likelihood,
-                         chance=self.chance if kind == "mixture" else None)
+                         chance=self.chance if kind == "mixture" else None, bins=self.bins)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -130,8 +133,41 @@ def bucket(u: int, b: int = 64) -> int:
     return b
 
 
+# Continuous outcomes do not collapse into few unique rows as counts do, so a fit's cost and
+# memory would grow with the population. Above AUTO_BIN_SEEDS seeds their values are binned: a
+# fine histogram likelihood whose rows number at most scales x sides x bins, whatever the
+# population. The midpoint rule moves a value by at most 1 / (2 bins) on its side's [0, 1] scale
+# (tests/test_stats_binning.py bounds the effect on the posterior against the exact fit).
+AUTO_BIN_SEEDS = 20_000
+AUTO_BINS = 1024
+
+
+def value_bins(setting: int | None, seeds: int, likelihood: str) -> int:
+    """The number of bins continuous values are binned to (0: exact values). ``setting``:
+    ``analysis.value_bins`` (None: AUTO_BINS above AUTO_BIN_SEEDS seeds, else exact). Counts
+    (BetaBinomial) are never binned: they collapse by themselves."""
+    if likelihood == "betabinomial":
+        return 0
+    if setting is None:
+        return AUTO_BINS if seeds > AUTO_BIN_SEEDS else 0
+    return int(setting)
+
+
+def bin_interior(values: np.ndarray, bins: int) -> np.ndarray:
+    """Values strictly inside (0, 1) moved to the midpoint of their bin (of ``bins`` equal bins);
+    exact 0s and 1s, which the point masses model, stay where they are."""
+    if not bins:
+        return values
+    inner = (values > 0.0) & (values < 1.0)
+    mid = (np.minimum(np.floor(values * bins), bins - 1) + 0.5) / bins
+    return np.where(inner, mid, values)
+
+
 def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
-            likelihood: str | None = None) -> tuple[ModelSpec, Prepared]:
+            likelihood: str | None = None, bins: int | None = None
+            ) -> tuple[ModelSpec, Prepared]:
+    """Checks the data against the latent-mixture (or unimodal) model and builds its rows;
+    ``bins``: ``analysis.value_bins`` (see ``value_bins``)."""
     if model not in MODELS:
         raise DataError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     hierarchical = model.startswith("hierarchical")
@@ -159,6 +195,8 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
         n = np.ones_like(data.value)
         k = np.zeros_like(data.value)
         y = data.value
+    bins = value_bins(bins, len(data), likelihood)
+    y = bin_interior(y, bins)
     keys = np.stack([x, g.astype(np.float64), y, k, n], axis=1)
     uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     u = uniq.shape[0]
@@ -182,7 +220,8 @@ def prepare(data: SeedData, model: str = "mixture", chance: float | None = None,
         return np.concatenate([cells[:, j], np.full(cpad, fill)]).astype(dtype)
     cell = np.concatenate([np.asarray(cell).reshape(-1), np.zeros(pad)]).astype(np.int32)
     spec = ModelSpec(kind=kind, hierarchical=hierarchical, n_groups=len(groups), single_scale=single,
-                     likelihood=likelihood, chance=None if chance is None else float(chance))
+                     likelihood=likelihood, chance=None if chance is None else float(chance),
+                     bins=bins)
     return spec, Prepared(x=xs, g=gs, y=ys, k=ks, n=ns, w=w, logc=logc, cell=cell,
                           cx=ccol(0, 0.0, np.float64), cg=ccol(1, 0, np.int32),
                           cn=ccol(2, 1.0, np.float64),

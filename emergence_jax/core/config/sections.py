@@ -203,6 +203,10 @@ class AnalysisConfig:
     likelihood: str = choice("auto", ("auto", "betabinomial", "zoib"), doc=(
         "auto: BetaBinomial on counts for accuracy-type metrics (the number of evaluation "
         "examples is known), zoib (zero/one-inflated Beta) for continuous scores such as probes"))
+    value_bins: int | None = number(None, low=0, doc=(
+        "continuous values (zoib likelihood) binned to this many equal bins per side, a fine "
+        "histogram likelihood whose cost does not grow with the population; none = 1024 bins "
+        "above 20,000 seeds, exact values below; 0 = always exact"))
     chance: float | None = number(None, low=0.0, high=1.0, doc=(
         "pin the failure component near this chance level; none = estimate it"))
     compare: bool = dataclasses.field(default=True, metadata={

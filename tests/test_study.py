@@ -82,6 +82,18 @@ def test_rerun_resumes_without_retraining_or_refitting(study, capsys):
     np.testing.assert_array_equal(load_run(out).metrics, before)
 
 
+def test_a_fit_from_an_earlier_model_revision_is_fitted_again(study, monkeypatch):
+    from emergence_jax.analysis import fitting
+    from emergence_jax.app.study import fit_run
+    _, out = study
+    run = load_run(out)
+    fit, reused = fit_run(run, None, out / "fit", progress=False, log=None)
+    assert reused and fit.meta["model_revision"] == fitting.MODEL_REVISION
+    monkeypatch.setattr(fitting, "MODEL_REVISION", fitting.MODEL_REVISION + 1)
+    refit, reused = fit_run(run, None, out / "fit", progress=False, log=None)
+    assert not reused and refit.meta["model_revision"] == fitting.MODEL_REVISION
+
+
 def test_report_command_and_bad_metric(study, capsys, tmp_path):
     _, out = study
     assert cli.main(["report", str(out), "--out", str(tmp_path / "r"), "--metric",

@@ -177,6 +177,12 @@ class FittedDistribution:
         v = self.params[name][:, g]
         return v if draws is None else v[draws]
 
+    def _p_or_zero(self, name: str, g: int, draws=None) -> np.ndarray:
+        """A parameter that fits saved before it existed lack (it was 0 in their model)."""
+        if name in self.params:
+            return self._p(name, g, draws)
+        return np.zeros(self.num_draws if draws is None else len(draws))
+
     def _summ(self, draws: np.ndarray, scalar: bool, level: float | None) -> Interval:
         level = DEFAULT_LEVEL if level is None else float(level)
         lo, hi = _quantiles(draws, level)
@@ -244,10 +250,13 @@ class FittedDistribution:
                                      m=max(m, 0)))
                 continue
             mu = _sigmoid(self._p(f"{side}_gamma", g, draws)[:, None]
-                          + self._p(f"{side}_delta", g, draws)[:, None] * z)
+                          + self._p(f"{side}_delta", g, draws)[:, None] * z
+                          + self._p_or_zero(f"{side}_eta", g, draws)[:, None] * z * z)
             mass = (self._p(f"{side}_mass", g, draws)[:, None] if spec.masses[j] else zeros)
             outer_high = hurdle.outer_is_high(side, spec.direction)
-            out.append(Component(weight, mu, self._p(f"{side}_kappa", g, draws)[:, None],
+            kappa = self._p(f"{side}_kappa", g, draws)[:, None] * np.exp(
+                self._p_or_zero(f"{side}_zeta", g, draws)[:, None] * z)
+            out.append(Component(weight, mu, np.minimum(kappa, hurdle.KAPPA_MAX),
                                  zeros if outer_high else mass, mass if outer_high else zeros,
                                  low=low, high=high, k0=k0, m=m))
         return out

@@ -35,8 +35,8 @@ from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, to
                                        validate_settings)
 from emergence_jax.core.errors import ConfigError, DataError
 
-__all__ = ["compare_models", "fit_data", "fit_distribution", "fit_metadata", "resolve_settings",
-           "settings_for_run"]
+__all__ = ["MODEL_REVISION", "compare_models", "fit_data", "fit_distribution", "fit_metadata",
+           "is_current", "resolve_settings", "settings_for_run"]
 
 def resolve_settings(settings: AnalysisConfig | None = None, **overrides) -> AnalysisConfig:
     """``settings`` (default: ``AnalysisConfig()``) with ``overrides`` applied, validated; a bad
@@ -75,10 +75,22 @@ def fit_data(run, settings: AnalysisConfig, *, verbose: bool = True):
     return seed_data(run, settings.metric, settings.scale_variable, verbose=verbose)
 
 
+# Raised whenever a model's likelihood or priors change, so that a fit saved by an earlier
+# revision is fitted again instead of re-used (``is_current``). 2: the hurdle's within-side
+# curvature (η) and concentration slope (ζ).
+MODEL_REVISION = 2
+
+
 def fit_metadata(seconds: float) -> dict:
-    """The ``meta`` record of a fit: library versions, fitting time, creation date."""
-    return {"versions": _versions(), "seconds": seconds,
+    """The ``meta`` record of a fit: library versions, model revision, fitting time, creation
+    date."""
+    return {"versions": _versions(), "model_revision": MODEL_REVISION, "seconds": seconds,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def is_current(fit) -> bool:
+    """Whether a (loaded) fit was made by the models of this version (``MODEL_REVISION``)."""
+    return fit.meta.get("model_revision", 1) == MODEL_REVISION
 
 
 def _versions() -> dict:

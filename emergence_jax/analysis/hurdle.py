@@ -9,8 +9,12 @@ range of log scales, so the observed scales span z ∈ [−1, 1]):
         failure / success side          [0, t] and (t, 1] for direction 'above' (success: y > t);
                                         [t, 1] and [0, t) for 'below' (success: y < t)
         within a side                   u = the position of y in the side's interval, rescaled to
-                                        [0, 1]; u ~ Beta(μ_side(z), κ_side) with
-                                        logit μ_side(z) = γ_side + δ_side·z (moves with scale)
+                                        [0, 1]; u ~ Beta(μ_side(z), κ_side(z)) with
+                                        logit μ_side(z) = γ_side + δ_side·z + η_side·z²
+                                        (moves with scale, and may level off or turn back:
+                                        η only with 3 or more scales)
+                                        log κ_side(z) = log κ_side + ζ_side·z (a side may
+                                        sharpen or spread out with scale)
         point mass                      continuous values: at the side's outer end (0 or 1)
                                         with probability p_side, when the data have values
                                         there
@@ -31,7 +35,7 @@ within-side parameters by another (``make_model``). With ``curve='auto'`` PSIS-L
 picks the form (``select_curve``).
 
 Priors (z units): γ ~ Normal(0, 2); δ ~ Normal(0, 2); κ ~ LogNormal(log 10, 1.5) (at most 10⁴);
-p ~ Beta(1, 1); the curve forms' priors are in ``emergence_jax.analysis.curve_forms``.
+η ~ Normal(0, 1); ζ ~ Normal(0, 1); p ~ Beta(1, 1); the curve forms' priors are in ``emergence_jax.analysis.curve_forms``.
 
 Data enter as weighted unique rows (identical seeds share one likelihood term): the sides as
 success / failure counts per scale, the values as unique (scale, side, value[, n]) rows.
@@ -61,7 +65,10 @@ KAPPA_MAX = 1e4
 PRIORS = {
     "gamma (logit of the mean position within a side)": "Normal(0, 2)",
     "delta (its change per half observed log-scale range)": "Normal(0, 2)",
-    "kappa (Beta concentration within a side)": "LogNormal(log 10, 1.5), at most 1e4",
+    "kappa (Beta concentration within a side, at the middle of the observed scales)":
+        "LogNormal(log 10, 1.5), at most 1e4",
+    "eta (curvature of the mean position's logit in z)": "Normal(0, 1)",
+    "zeta (change of log kappa per half observed log-scale range)": "Normal(0, 1)",
     "mass (point mass at a side's outer end, 0 or 1)": "Beta(1, 1)",
     **{f"P(success) curve: {k}": v for k, v in curves.PRIORS.items()},
 }
@@ -222,7 +229,7 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
     spec = ModelSpec(kind="hurdle", hierarchical=False, n_groups=1, single_scale=single,
                      likelihood=likelihood, curves=forms, knots=curves.knots(scales.size),
                      threshold=float(threshold), direction=direction, masses=masses,
-                     points=points, bins=bins)
+                     points=points, bins=bins, curved_within=scales.size >= 3)
     prep = HurdleData(
         cz=cz_all, gz=cz_all[gcell], gside=gcol(1, 0, np.int32), gm=gcol(2, 1.0),
         rgrp=np.concatenate([np.asarray(grp).reshape(-1), np.zeros(pad)]).astype(np.int32),
@@ -259,7 +266,9 @@ def within_sites(spec: ModelSpec) -> tuple[str, ...]:
             continue
         out += [f"{s}_gamma", f"{s}_log_kappa"]
         if not spec.single_scale:
-            out.append(f"{s}_delta")
+            out += [f"{s}_delta", f"{s}_zeta"]
+        if spec.curved_within:
+            out.append(f"{s}_eta")
         if spec.masses[j]:
             out.append(f"{s}_mass")
     return tuple(out)
@@ -285,6 +294,10 @@ def make_model(spec: ModelSpec):
             w[f"{s}_kappa"] = jnp.exp(numpyro.sample(
                 f"{s}_log_kappa", dist.TruncatedNormal(math.log(10.0), 1.5,
                                                        high=math.log(KAPPA_MAX))))
+            if not spec.single_scale:
+                w[f"{s}_zeta"] = numpyro.sample(f"{s}_zeta", dist.Normal(0.0, 1.0))
+            if spec.curved_within:
+                w[f"{s}_eta"] = numpyro.sample(f"{s}_eta", dist.Normal(0.0, 1.0))
             if spec.masses[j]:
                 w[f"{s}_mass"] = numpyro.sample(f"{s}_mass", dist.Beta(1.0, 1.0))
         ll = value_loglik(w, dict(gz=gz, gside=gside, gm=gm, rgrp=rgrp, rside=rside, ru=ru,
@@ -348,8 +361,9 @@ def value_loglik(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
     def per_group(name, default):
         vals = [xp.asarray(w.get(f"{s}_{name}", default))[..., None] + 0 * z for s in SIDES]
         return xp.where(gside == 1, vals[1], vals[0])
-    kappa = per_group("kappa", 1.0)
-    mu = 0.5 * (1 + xp.tanh(0.5 * (per_group("gamma", 0.0) + per_group("delta", 0.0) * z)))
+    kappa = xp.minimum(per_group("kappa", 1.0) * xp.exp(per_group("zeta", 0.0) * z), KAPPA_MAX)
+    mu = 0.5 * (1 + xp.tanh(0.5 * (per_group("gamma", 0.0) + per_group("delta", 0.0) * z
+                                   + per_group("eta", 0.0) * z * z)))
     mu = xp.clip(mu, 1e-9, 1 - 1e-9)
     a, b = mu * kappa, (1 - mu) * kappa
     mass = per_group("mass", 0.0)[..., rgrp]
@@ -424,13 +438,13 @@ def canonical_params(samples: dict, spec: ModelSpec) -> dict[str, np.ndarray]:
     for j, s in enumerate(SIDES):
         if spec.points[j]:
             continue
-        for name in ("gamma", "delta", "kappa", "mass"):
+        for name in ("gamma", "delta", "eta", "kappa", "zeta", "mass"):
             key = f"{s}_{name}"
             if key in samples:
                 out[key] = np.asarray(samples[key], np.float64).reshape(S, 1)
             elif name == "kappa":
                 out[key] = np.exp(np.asarray(samples[f"{s}_log_kappa"], np.float64)).reshape(S, 1)
-            elif name == "delta":
+            elif name in ("delta", "eta", "zeta"):
                 out[key] = np.zeros((S, 1))
     return out
 
@@ -452,6 +466,9 @@ def init_values(spec: ModelSpec, prep: HurdleData) -> dict:
         vals[f"{s}_gamma"] = math.log(mean / (1 - mean))
         if not spec.single_scale:
             vals[f"{s}_delta"] = 0.0
+            vals[f"{s}_zeta"] = 0.0
+        if spec.curved_within:
+            vals[f"{s}_eta"] = 0.0
         vals[f"{s}_log_kappa"] = math.log(10.0)
         if spec.masses[j]:
             on = prep.rside[:U] == j

@@ -79,6 +79,8 @@ class ModelSpec:
     # continuous values inside (0, 1) moved to the midpoints of this many equal bins (0: exact
     # values); see ``value_bins``
     bins: int = 0
+    # hurdle only: the within-side mean position has a z² term (3 or more distinct scales)
+    curved_within: bool = False
 
     @property
     def name(self) -> str:

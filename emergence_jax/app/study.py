@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from emergence_jax.analysis import fit_distribution, load_fit
-from emergence_jax.analysis.fitting import fit_data, settings_for_run
+from emergence_jax.analysis.fitting import fit_data, is_current, settings_for_run
 from emergence_jax.app.report import write_report
 from emergence_jax.app.sweep import default_out, run_sweep
 from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, ExperimentConfig,
@@ -54,7 +54,8 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
             if log:
                 log(f"ignoring the saved fit ({e}); fitting again")
         else:
-            if old.settings == settings and old.data.digest() == data.digest():
+            if (old.settings == settings and old.data.digest() == data.digest()
+                    and is_current(old)):
                 if log:
                     log(f"fit: re-using {fit_dir} (same data and settings)")
                 return old, True

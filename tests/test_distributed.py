@@ -135,6 +135,8 @@ def test_two_processes_write_the_same_store_as_one(single):
     for rc, text in results:
         assert rc == 0, text[-3000:]
         assert "run store:" in text  # every process ends with the loaded run
+    # the point's line is printed once per job, by process 0, the writer
+    assert ["(base config) | params" in text for _, text in results] == [True, False]
     assert_same_store(load_run(out), ref)
     # process 0 alone wrote the store: no writer lock left behind, one metadata file
     assert not [p for p in out.iterdir() if "lock" in p.name]

@@ -113,12 +113,15 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
     num_evals = meta["num_evals"]  # per point
     eval_every = points[0].config.train.eval_every
     bar = None
-    if progress:
+    if progress and writer:  # one bar per job, not per process
         from tqdm.auto import tqdm
         bar = tqdm(total=sum(p.config.train.steps for p in points),
                    initial=_steps_done(store.completion, num_evals, eval_every), unit="step",
                    dynamic_ncols=True)
-    emit = (lambda _line: None) if log is None else (bar.write if bar is not None else log)
+    # Lines are printed by process 0 only: it is the writer, so what it reads back for a point's
+    # summary is in the store (another process could read it before process 0 has written).
+    emit = ((lambda _line: None) if log is None or not writer
+            else (bar.write if bar is not None else log))
 
     def summary(p: int, **extra) -> str:
         """The point's line, from what the store holds at its last evaluation."""
@@ -138,7 +141,8 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
             p = point.index
             repairs = store.repairs.get(p, [])
             if store.completion[p] >= num_evals[p] and not repairs:
-                emit(summary(p) + " (already complete)")
+                if writer and log is not None:
+                    emit(summary(p) + " (already complete)")
                 continue
             if stop.requested():  # asked between two points: the next has not started
                 raise Preempted(f"stopped by {stop.name()} before scale point {p + 1}/"
@@ -149,7 +153,8 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
                      f"evaluations {spans}")
             start = time.perf_counter()
             _train_point(pop, p, store, loc, meta, writer, bar, len(points), repairs, stop)
-            emit(summary(p, seconds=time.perf_counter() - start))
+            if writer and log is not None:
+                emit(summary(p, seconds=time.perf_counter() - start))
     finally:
         if bar is not None:
             bar.close()

@@ -64,6 +64,25 @@ def test_distributed_args_from_the_environment():
         distributed_args(dict(env, EMERGENCE_JAX_SHUTDOWN_TIMEOUT="0"))
 
 
+# launch/multihost.py, optionally slowed down: CHUNK_DELAY seconds after each metrics chunk
+# process 0 writes (the others wait for it in the next chunk), so that a signal sent after the
+# first chunk lands mid-run.
+DRIVER = textwrap.dedent('''
+    import os, runpy, sys, time
+    delay = float(os.environ.get("CHUNK_DELAY", "0"))
+    if delay:
+        from emergence_jax.io.run_store import RunStore
+        write_chunk = RunStore.write_chunk
+
+        def slow_write_chunk(*a, **k):
+            write_chunk(*a, **k)
+            time.sleep(delay)
+        RunStore.write_chunk = slow_write_chunk
+    sys.argv = [os.environ["MULTIHOST"], *sys.argv[1:]]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+''')
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,15 +99,18 @@ def _env(cache: Path, devices: int) -> dict:
 
 
 def start_processes(n: int, experiment: Path, out: Path, cache: Path, devices: int = 1,
-                    extra: tuple[str, ...] = ()) -> list[subprocess.Popen]:
+                    extra: tuple[str, ...] = (), delay: float = 0) -> list[subprocess.Popen]:
     """``n`` processes of ``launch/multihost.py sweep`` joined over localhost."""
     port = _free_port()
+    driver = out.parent / "multihost_driver.py"
+    driver.write_text(DRIVER)
     procs = []
     for i in range(n):
         env = dict(_env(cache, devices), JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
-                   JAX_NUM_PROCESSES=str(n), JAX_PROCESS_ID=str(i))
+                   JAX_NUM_PROCESSES=str(n), JAX_PROCESS_ID=str(i), CHUNK_DELAY=str(delay),
+                   MULTIHOST=str(REPO / "launch" / "multihost.py"))
         procs.append(subprocess.Popen(
-            [sys.executable, str(REPO / "launch" / "multihost.py"), "sweep", str(experiment),
+            [sys.executable, str(driver), "sweep", str(experiment),
              "--out", str(out), "--no-progress", *extra],
             cwd=out.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return procs
@@ -142,19 +164,44 @@ def test_two_processes_write_the_same_store_as_one(single):
     assert not [p for p in out.iterdir() if "lock" in p.name]
 
 
+def wait_for_first_chunk(out: Path, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        meta = read_metadata(Location(out)) if (out / "zarr.json").exists() else None
+        if meta and meta["completion"][0] >= 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no chunk written to {out} in {timeout} s")
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_process_stops_all_with_75_then_resumes(single):
+    """SIGTERM to process 1 only: every process stops after the same chunk with exit status 75,
+    and restarting both finishes the same store as one process."""
+    tmp, ref = single
+    out = tmp / "preempted"
+    procs = start_processes(2, tmp / "tiny.py", out, tmp / "cache", delay=2)
+    wait_for_first_chunk(out)
+    procs[1].send_signal(signal.SIGTERM)
+    results = finish(procs)
+    assert [rc for rc, _ in results] == [75, 75], [text[-2000:] for _, text in results]
+    assert "stopped by another process after evaluation" in results[0][1]
+    assert "stopped by SIGTERM after evaluation" in results[1][1]
+    assert not load_run(out).completed.all()
+    results = finish(start_processes(2, tmp / "tiny.py", out, tmp / "cache"))
+    for rc, text in results:
+        assert rc == 0, text[-3000:]
+    assert_same_store(load_run(out), ref)
+
+
 @pytest.mark.slow
 def test_killed_process_stops_the_job_and_a_restart_resumes(single):
     """SIGKILL of process 1 after the first chunk: process 0 stops with an error within the
     heartbeat timeout instead of waiting forever; restarting both finishes the same store."""
     tmp, ref = single
     out = tmp / "killed"
-    procs = start_processes(2, tmp / "tiny.py", out, tmp / "cache")
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        meta = read_metadata(Location(out)) if (out / "zarr.json").exists() else None
-        if meta and meta["completion"][0] >= 1:
-            break
-        time.sleep(0.05)
+    procs = start_processes(2, tmp / "tiny.py", out, tmp / "cache", delay=2)
+    wait_for_first_chunk(out)
     procs[1].send_signal(signal.SIGKILL)
     start = time.monotonic()
     procs[0].wait(timeout=120)

@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)  # noqa: SLF001
     except Preempted as e:
         import shlex
-        print(f"emergence-jax {args.command}: preempted: {e}; rerun the same command to resume: "
-              f"emergence-jax {shlex.join(argv)}", file=sys.stderr)
+        jax = sys.modules.get("jax")
+        where = " on every process" if jax is not None and jax.process_count() > 1 else ""
+        print(f"emergence-jax {args.command}: preempted: {e}; rerun the same command{where} to "
+              f"resume: emergence-jax {shlex.join(argv)}", file=sys.stderr)
         return EXIT_PREEMPTED
     except EmergenceError as e:
         print(f"emergence-jax {args.command}: error: {e}", file=sys.stderr)

@@ -213,3 +213,27 @@ def test_killed_process_stops_the_job_and_a_restart_resumes(single):
     for rc, text in results:
         assert rc == 0, text[-3000:]
     assert_same_store(load_run(out), ref)
+
+
+def test_stop_request_is_noted_and_the_handler_restored():
+    """The SIGTERM handler only notes the signal (acted on between chunks) and is removed
+    afterwards; off the main thread nothing is installed."""
+    import threading
+
+    from emergence_jax.app.sweep.preemption import StopRequest
+
+    before = signal.getsignal(signal.SIGTERM)
+    stop = StopRequest()
+    with stop.installed():
+        assert not stop.requested()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # Python runs the handler at the next bytecode boundary
+        assert stop.requested() and stop.name() == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(
+        StopRequest().installed().__enter__().requested()))
+    worker.start()
+    worker.join()
+    assert seen == [False] and signal.getsignal(signal.SIGTERM) is before

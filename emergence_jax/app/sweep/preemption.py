@@ -38,7 +38,8 @@ class StopRequest:
             yield self
         finally:
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                # None: the handler was installed outside Python (it cannot be put back).
+                signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
     def requested(self) -> bool:
         """Whether any process was asked to stop. Every process must call this at the same

@@ -85,6 +85,16 @@ DRIVER = textwrap.dedent('''
                     return result
             setattr(cls, attr, wrapped)
 
+    delay = float(os.environ.get("CHUNK_DELAY", "0"))  # seconds after each metrics chunk
+    if delay:
+        import time
+        write_chunk = store.RunStore.write_chunk
+
+        def slow_write_chunk(*a, **k):
+            write_chunk(*a, **k)
+            time.sleep(delay)
+        store.RunStore.write_chunk = slow_write_chunk
+
     from emergence_jax.app import cli
     sys.exit(cli.main(sys.argv[1:]))
 ''')
@@ -191,6 +201,45 @@ def test_sigkill_at_several_points_then_resume(workdir, reference):
     resumed, ref = load_run(out), load_run(ref_out)
     assert resumed.completed.all()
     np.testing.assert_allclose(resumed.metrics, ref.metrics, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(resumed.diverged, ref.diverged)
+
+
+def test_sigterm_stops_with_a_checkpoint_and_exit_75_then_resumes(workdir, reference):
+    """SIGTERM after the first chunk is in the store: the sweep finishes the chunk in flight,
+    checkpoints it, says how to resume and exits with 75; rerunning gives the uninterrupted
+    sweep's numbers."""
+    from emergence_jax.io.location import Location
+    from emergence_jax.io.run_store import read_metadata
+
+    ref_out, cache, _ = reference
+    out = workdir / "preempted"
+    # A checkpoint is due only after a point's last chunk (chunk 3 of 3).
+    cmd = [sys.executable, str(workdir / "driver.py"), "sweep", str(workdir / "tiny.py"),
+           "--out", str(out), "--no-progress", "--set", "train.checkpoint_every_chunks=3"]
+    proc = subprocess.Popen(cmd, cwd=workdir, env=dict(_env(cache), CHUNK_DELAY="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        meta = read_metadata(Location(out)) if (out / "zarr.json").exists() else None
+        if meta and meta["completion"][0] >= 2:  # the first chunk (2 evaluations) is written
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 75, (proc.returncode, stderr[-3000:])
+    lines = [line for line in stderr.splitlines() if "preempted" in line]
+    assert len(lines) == 1 and "rerun the same command to resume: emergence-jax sweep" in lines[0]
+    assert "stopped by SIGTERM after evaluation 4/6 of scale point 1/2" in lines[0]
+    completion = read_metadata(Location(out))["completion"]
+    assert completion == [4, 0]
+    # stopped after chunk 2 (of 3; step 16): checkpointed there, although none was due
+    assert sorted(p.name for p in (out / "checkpoints" / "point_0000").iterdir()) == ["16"]
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(cache), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    resumed, ref = load_run(out), load_run(ref_out)
+    assert resumed.completed.all()
+    np.testing.assert_array_equal(resumed.metrics, ref.metrics)
     np.testing.assert_array_equal(resumed.diverged, ref.diverged)
 
 

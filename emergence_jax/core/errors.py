@@ -15,3 +15,14 @@ class DataError(EmergenceError, ValueError):
 
 class StoreError(EmergenceError):
     """A run store, checkpoint or saved fit is missing, corrupt, foreign or incompatible."""
+
+
+# Exit status of a run stopped by SIGTERM after writing a checkpoint (EX_TEMPFAIL in sysexits.h):
+# "rerun me". Launch scripts re-queue a job that exits with it.
+EXIT_PREEMPTED = 75
+
+
+class Preempted(Exception):
+    """The run was asked to stop (SIGTERM: a spot VM's or scheduler's preemption notice) and
+    stopped between chunks with its progress saved; rerunning the same command resumes it. Not
+    an ``EmergenceError``: the CLI exits with ``EXIT_PREEMPTED``, not 2."""

@@ -32,11 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; a user-facing error (``EmergenceError``) is printed without a
     traceback and gives exit status 2. So is a failure of the file system (a full disk, a folder
-    that cannot be written, a file that vanished): an ``OSError`` names its file and reason."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    from emergence_jax.core.errors import EmergenceError
+    that cannot be written, a file that vanished): an ``OSError`` names its file and reason.
+    A run stopped by SIGTERM with its progress saved (``Preempted``) prints one line saying so
+    and how to resume, and gives exit status 75 (``EXIT_PREEMPTED``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    from emergence_jax.core.errors import EXIT_PREEMPTED, EmergenceError, Preempted
     try:
         return int(args._run(args) or 0)  # noqa: SLF001
+    except Preempted as e:
+        import shlex
+        jax = sys.modules.get("jax")
+        where = " on every process" if jax is not None and jax.process_count() > 1 else ""
+        print(f"emergence-jax {args.command}: preempted: {e}; rerun the same command{where} to "
+              f"resume: emergence-jax {shlex.join(argv)}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except EmergenceError as e:
         print(f"emergence-jax {args.command}: error: {e}", file=sys.stderr)
         return 2

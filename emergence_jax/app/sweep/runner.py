@@ -9,6 +9,10 @@ writer that, after every chunk of evaluations,
    after the last one; orbax finalises a checkpoint atomically),
 3. records in the metadata (atomically) how many evaluations of the point are written.
 
+SIGTERM (a spot VM's or a scheduler's preemption notice) stops the sweep after the chunk in flight:
+that chunk is written, a checkpoint is saved whatever ``checkpoint_every_chunks`` says, and
+``Preempted`` is raised (the CLI exits with status 75, ``EXIT_PREEMPTED``); see ``preemption``.
+
 A restart with the same config resumes every unfinished point from its latest checkpoint and skips
 finished ones. Training is deterministic (a seed's batch at step t depends only on its data key and
 t), so evaluations between that checkpoint and the interruption are recomputed identically. Chunks
@@ -31,8 +35,9 @@ from emergence_jax.analysis.outcomes import PointOutcome
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.sweep.console import headline_metrics, point_summary
 from emergence_jax.app.sweep.points import build_metadata, default_out, expand, format_coords
+from emergence_jax.app.sweep.preemption import StopRequest
 from emergence_jax.core.config import ExperimentConfig, validate
-from emergence_jax.core.errors import StoreError
+from emergence_jax.core.errors import Preempted, StoreError
 from emergence_jax.io.location import Location
 from emergence_jax.io.run_store import Run, RunStore, load_run
 
@@ -46,7 +51,8 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
     ``runs/<name>``), resuming a previous run of the same config there; returns the loaded
     ``Run``. Raises ConfigError for an invalid point or one that does not fit in memory (before
     anything is allocated) and StoreError for a store that cannot be resumed or that another
-    process is writing (``break_lock`` takes over its lock: see ``RunStore.lock``)."""
+    process is writing (``break_lock`` takes over its lock: see ``RunStore.lock``). On SIGTERM,
+    stops after the current chunk with a checkpoint and raises ``Preempted``."""
     import jax
 
     from emergence_jax.core.population import Population
@@ -63,7 +69,8 @@ def run_sweep(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
     writer = jax.process_index() == 0
     lock, store = _open_store(loc, meta, overwrite, writer, break_lock, log)
     try:
-        return _sweep(cfg, points, populations, meta, loc, store, writer, progress, log)
+        with StopRequest().installed() as stop:
+            return _sweep(cfg, points, populations, meta, loc, store, writer, progress, log, stop)
     finally:
         if lock is not None:
             lock.release()
@@ -98,19 +105,23 @@ def _open_store(loc: Location, meta: dict, overwrite: bool, writer: bool, break_
     return lock, store
 
 
-def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) -> Run:
+def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
+           stop: StopRequest) -> Run:
     import jax
 
     criterion = SuccessCriterion.from_config(cfg)
     num_evals = meta["num_evals"]  # per point
     eval_every = points[0].config.train.eval_every
     bar = None
-    if progress:
+    if progress and writer:  # one bar per job, not per process
         from tqdm.auto import tqdm
         bar = tqdm(total=sum(p.config.train.steps for p in points),
                    initial=_steps_done(store.completion, num_evals, eval_every), unit="step",
                    dynamic_ncols=True)
-    emit = (lambda _line: None) if log is None else (bar.write if bar is not None else log)
+    # Lines are printed by process 0 only: it is the writer, so what it reads back for a point's
+    # summary is in the store (another process could read it before process 0 has written).
+    emit = ((lambda _line: None) if log is None or not writer
+            else (bar.write if bar is not None else log))
 
     def summary(p: int, **extra) -> str:
         """The point's line, from what the store holds at its last evaluation."""
@@ -130,15 +141,20 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) ->
             p = point.index
             repairs = store.repairs.get(p, [])
             if store.completion[p] >= num_evals[p] and not repairs:
-                emit(summary(p) + " (already complete)")
+                if writer and log is not None:
+                    emit(summary(p) + " (already complete)")
                 continue
+            if stop.requested():  # asked between two points: the next has not started
+                raise Preempted(f"stopped by {stop.name()} before scale point {p + 1}/"
+                                f"{len(points)}; the points before it are saved in {loc}")
             if repairs:
                 spans = ", ".join(f"{a + 1}..{b}" for a, b in repairs)
                 emit(f"[{p + 1}/{len(points)}] {format_coords(point.coords)}: re-training the lost "
                      f"evaluations {spans}")
             start = time.perf_counter()
-            _train_point(pop, p, store, loc, meta, writer, bar, len(points), repairs)
-            emit(summary(p, seconds=time.perf_counter() - start))
+            _train_point(pop, p, store, loc, meta, writer, bar, len(points), repairs, stop)
+            if writer and log is not None:
+                emit(summary(p, seconds=time.perf_counter() - start))
     finally:
         if bar is not None:
             bar.close()
@@ -155,12 +171,15 @@ def _steps_done(completion: list[int], num_evals: list[int], eval_every: int,
 
 
 def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer: bool, bar,
-                 total_points: int, repairs: list[tuple[int, int]] = ()) -> None:
+                 total_points: int, repairs: list[tuple[int, int]] = (),
+                 stop: StopRequest | None = None) -> None:
     """Trains scale point ``p`` from its latest checkpoint (or from scratch) with
     ``Population.train``; after each chunk: metrics written and committed -> checkpoint (when
     due) -> completion recorded. The point's own ``train.chunk_evals`` evaluations are written
     per chunk. Chunks to ``repairs`` (evaluation ranges the store lost) start training at the
-    nearest checkpoint before them; of the chunks already counted, only those are written."""
+    nearest checkpoint before them; of the chunks already counted, only those are written. When
+    ``stop`` is requested after a chunk that is not the point's last, that chunk is checkpointed
+    and recorded and ``Preempted`` is raised."""
     from emergence_jax.io.checkpoint import PopulationCheckpointer
 
     train = pop.cfg.train
@@ -206,11 +225,19 @@ def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer
             if writer:
                 store.write_chunk(p, c * train.chunk_evals, block, status["diverged"],
                                   status["diverged_at"])
-            if ckpt is not None and c >= counted and ((c + 1) % every == 0
+            # Asked only between chunks of this run, so every process asks at the same chunks.
+            stopping = stop is not None and c + 1 < end_chunk and stop.requested()
+            if ckpt is not None and c >= counted and ((c + 1) % every == 0 or stopping
                                                       or c + 1 == pop.num_chunks):
                 ckpt.save(pop, state)
             if writer:
                 store.set_completion(p, max(store.completion[p], (c + 1) * train.chunk_evals))
+            if stopping:
+                saved = ("saved" if ckpt is not None else
+                         "written, but this store keeps no checkpoints, so the point restarts")
+                raise Preempted(f"stopped by {stop.name()} after evaluation "
+                                f"{(c + 1) * train.chunk_evals}/{pop.cfg.train.num_evals} of "
+                                f"scale point {p + 1}/{total_points}; progress {saved} in {loc}")
             if bar is not None:
                 if c == first_chunk:  # the first chunk includes compilation: rate from the next
                     clock["start"] = time.perf_counter()

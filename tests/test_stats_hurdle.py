@@ -127,8 +127,10 @@ def test_check_catches_a_latent_mixture_that_disagrees_with_its_threshold():
     assert not chk.ok, chk.message
     hurdle = fit_distribution(data, threshold=0.5, compare=False, **FAST)
     assert hurdle.check().success_ok, hurdle.check().message
-    emp = np.array([np.mean(y[s == v] > 0.5) for v in SCALES6])
-    assert np.max(np.abs(hurdle.p_success(SCALES6).mean - emp)) < 0.1
+    # against the generator's share past the threshold (the empirical fractions of 40 seeds
+    # scatter around it by up to ~2 binomial standard errors, 0.15)
+    truth = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert np.max(np.abs(hurdle.p_success(SCALES6).mean - truth)) < 0.1
 
 
 def test_direction_below_mirrors_above():

@@ -37,6 +37,7 @@ QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 ALPHA = 0.05
 MAX_DRAWS = 500        # posterior draws the check uses (evenly thinned)
 _GRID = 201            # continuous metrics: predictive CDF resolved on this many points (+ data)
+_GRID_ALL_VALUES = 2000  # up to this many seeds per scale the grid holds every observed value
 
 
 @dataclasses.dataclass
@@ -210,7 +211,11 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         # order statistics of the metric
         grid = pred.grid()
         if fit.spec.likelihood != "betabinomial" and grid.size > _GRID:
-            grid = np.unique(np.concatenate([np.linspace(0, 1, _GRID), y,
+            # above _GRID_ALL_VALUES seeds the grid takes the observed order statistics, not
+            # every value, so the cost stays draws x (_GRID + a few) however large the scale
+            observed = y if n <= _GRID_ALL_VALUES else y[
+                [max(1, int(math.ceil(q * n))) - 1 for q in QUANTILE_LEVELS]]
+            grid = np.unique(np.concatenate([np.linspace(0, 1, _GRID), observed,
                                              [c.low for c in pred.components],
                                              [c.high for c in pred.components]]))
         F_grid = pred.cdf(grid)[:, 0, :]                      # [S, K]

@@ -109,7 +109,7 @@ def main():
                         "chains vectorized, 500 warmup + 500 samples, dense mass matrix, chains "
                         "started from the Laplace approximation, float64; SVI AutoNormal 3000 "
                         "steps; counts: BetaBinomial n_eval=100; continuous: zoib (30% of the failures "
-                        "at exactly 0), binned to 1024 bins per side above 20,000 seeds; "
+                        "at exactly 0), binned to 512 bins per side above 20,000 seeds; "
                         "compare=False; the timed fit includes its "
                         "predictive check; cold = first fit in a fresh process (compilation included, no "
                         "persistent compilation cache), warm = second fit of new data in the same "

@@ -36,6 +36,8 @@ __all__ = ["ScaleCheck", "PredictiveCheck", "predictive_check", "QUANTILE_LEVELS
 QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 ALPHA = 0.05
 MAX_DRAWS = 500        # posterior draws the check uses (evenly thinned)
+MIN_DRAWS = 100
+DRAW_SEED_BUDGET = 2_000_000
 _GRID = 201            # continuous metrics: predictive CDF resolved on this many points (+ data)
 _GRID_ALL_VALUES = 2000  # up to this many seeds per scale the grid holds every observed value
 
@@ -150,8 +152,12 @@ class PredictiveCheck:
         return out
 
 
-def _thin(S: int) -> np.ndarray:
-    return np.unique(np.linspace(0, S - 1, min(S, MAX_DRAWS)).round().astype(int))
+def _thin(S: int, seeds: int = 0) -> np.ndarray:
+    """Evenly thinned draws: MAX_DRAWS, fewer (down to MIN_DRAWS) when a scale holds so many
+    seeds that draws x seeds would pass DRAW_SEED_BUDGET — such posteriors are narrow, and the
+    check's cost stays bounded however large the population."""
+    keep = max(MIN_DRAWS, min(MAX_DRAWS, DRAW_SEED_BUDGET // max(seeds, 1)))
+    return np.unique(np.linspace(0, S - 1, min(S, keep)).round().astype(int))
 
 
 def _interval_from_cdf(values: np.ndarray, cdf: np.ndarray, level: float) -> tuple[float, float]:
@@ -186,7 +192,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     g = fit._g(group)
     data = fit.data if len(fit.groups) == 1 else fit.data.only_group(fit.groups[g])
     criterion = fit.criterion
-    keep = _thin(fit.num_draws)
+    keep = _thin(fit.num_draws, int(np.bincount(np.unique(data.scale, return_inverse=True)[1]).max()))
     rng = np.random.default_rng(seed)
     rows, pits = [], np.empty(len(data))
     scales = data.scales

@@ -141,7 +141,7 @@ def bucket(u: int, b: int = 64) -> int:
 # population. The midpoint rule moves a value by at most 1 / (2 bins) on its side's [0, 1] scale
 # (tests/test_stats_binning.py bounds the effect on the posterior against the exact fit).
 AUTO_BIN_SEEDS = 20_000
-AUTO_BINS = 1024
+AUTO_BINS = 512
 
 
 def value_bins(setting: int | None, seeds: int, likelihood: str) -> int:

@@ -205,7 +205,7 @@ class AnalysisConfig:
         "examples is known), zoib (zero/one-inflated Beta) for continuous scores such as probes"))
     value_bins: int | None = number(None, low=0, doc=(
         "continuous values (zoib likelihood) binned to this many equal bins per side, a fine "
-        "histogram likelihood whose cost does not grow with the population; none = 1024 bins "
+        "histogram likelihood whose cost does not grow with the population; none = 512 bins "
         "above 20,000 seeds, exact values below; 0 = always exact"))
     chance: float | None = number(None, low=0.0, high=1.0, doc=(
         "pin the failure component near this chance level; none = estimate it"))

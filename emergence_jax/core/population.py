@@ -56,17 +56,35 @@ class PopulationState:
     diverged_at: Array  # int32 [S]: step at which the seed diverged, -1 if it has not
 
 
-def make_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
-    """AdamW with linear warmup then cosine decay and global-norm clipping (``cfg.optimizer``)."""
+def learning_rate_schedule(cfg: ExperimentConfig) -> optax.Schedule:
+    """Linear warmup then cosine decay to ``end_lr_fraction`` of the peak at ``train.steps``."""
     o, t = cfg.optimizer, cfg.train
     # optax counts the warmup inside decay_steps; keep at least one cosine step.
     warmup = min(o.warmup_steps, t.steps - 1)
-    schedule = optax.warmup_cosine_decay_schedule(
+    return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=o.learning_rate, warmup_steps=warmup,
         decay_steps=max(t.steps, warmup + 1), end_value=o.learning_rate * o.end_lr_fraction)
+
+
+def make_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
+    """AdamW with linear warmup then cosine decay and global-norm clipping (``cfg.optimizer``)."""
+    o = cfg.optimizer
     parts = [optax.clip_by_global_norm(o.grad_clip)] if o.grad_clip > 0 else []
-    parts.append(optax.adamw(schedule, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay))
+    parts.append(optax.adamw(learning_rate_schedule(cfg), b1=o.b1, b2=o.b2,
+                             weight_decay=o.weight_decay))
     return optax.chain(*parts)
+
+
+def schedule_is_prefix(short: ExperimentConfig, long: ExperimentConfig) -> bool:
+    """True when ``short``'s learning rate at each of its steps is bit-for-bit ``long``'s at the
+    same step, so that (everything else equal) training ``short`` retraces the first
+    ``short.train.steps`` steps of ``long``. Holds for a constant rate after the warmup
+    (``end_lr_fraction=1``) with the warmup inside the shorter run, not for a decay that ends
+    with each run."""
+    steps = jnp.arange(short.train.steps, dtype=jnp.int32)
+    rates = [np.asarray(jax.jit(jax.vmap(learning_rate_schedule(c)))(steps))
+             for c in (short, long)]
+    return bool(np.array_equal(rates[0], rates[1]))
 
 
 def seed_keys(cfg: ExperimentConfig, seed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -342,5 +360,5 @@ class Population:
         return {**counts, "tokens": float(tokens), "flops": float(per_token * tokens)}
 
 
-__all__ = ["Population", "PopulationState", "SeedFns", "make_optimizer",
-           "make_seed_fns", "seed_keys"]
+__all__ = ["Population", "PopulationState", "SeedFns", "learning_rate_schedule",
+           "make_optimizer", "make_seed_fns", "schedule_is_prefix", "seed_keys"]

@@ -155,6 +155,11 @@ class SweepConfig:
     scale_variable: str = dataclasses.field(default="params", metadata={"doc": (
         "the scale statistics use: a derived size (" + ", ".join(SCALE_VARIABLES) + ") or one of "
         "the swept fields (e.g. task.ones_per_row)")})
+    nest: bool = dataclasses.field(default=True, metadata={"doc": (
+        "train points that differ only in train.steps, and whose learning-rate schedules agree "
+        "over the shorter run (a constant rate after warmup: optimizer.end_lr_fraction=1), as "
+        "one run of the longest, writing the shorter points from it; the stored numbers are "
+        "the same as training each alone. false trains every point on its own")})
 
     def check(self, prefix: str) -> None:
         check_scale_variable(self.scale_variable, f"{prefix}scale_variable")

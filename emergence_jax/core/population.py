@@ -223,25 +223,47 @@ class Population:
             self.task.eval_sets(jax.random.PRNGKey(self.cfg.task.eval_seed)), rep)
         self._init = jax.jit(jax.vmap(self.fns.init), in_shardings=(shard, shard, shard),
                              out_shardings=shard)
-        self._chunk = jax.jit(self._sharded_chunk, in_shardings=(shard, rep),
-                              out_shardings=(shard, shard), donate_argnums=(0,))
+        from emergence_jax.core.sizing import choose_seed_group
+        # Seeds computed at once per device: population.seed_group, or (0) as many as the memory
+        # budget lets the compiled chunk hold.
+        self.seed_group = choose_seed_group(self)
+        self._chunk = self._compiled_chunk(self.seed_group)
         self.chunk_steps = self.cfg.train.eval_every * self.cfg.train.chunk_evals
         self.num_chunks = self.cfg.train.steps // self.chunk_steps
 
-    def _local_chunk(self, states: PopulationState, eval_sets):
+    def _compiled_chunk(self, group: int):
+        """The jitted chunk computing ``group`` seeds per device at once (0: all of them)."""
+        shard = distributed.seed_sharding(self.mesh)
+        rep = distributed.replicated(self.mesh)
+        return jax.jit(functools.partial(self._sharded_chunk, group=group),
+                       in_shardings=(shard, rep), out_shardings=(shard, shard),
+                       donate_argnums=(0,))
+
+    def chunk_memory(self, group: int) -> int | None:
+        """Bytes per device of the compiled chunk with ``group`` seeds computed at once, from
+        XLA's memory analysis (arguments + outputs + temporaries - donated aliases); compiles
+        without allocating. None where the backend gives no analysis."""
+        compiled = self._compiled_chunk(group).lower(self.state_shape(), self._eval_sets).compile()
+        a = compiled.memory_analysis()
+        if a is None:
+            return None
+        return int(a.argument_size_in_bytes + a.output_size_in_bytes + a.temp_size_in_bytes
+                   - a.alias_size_in_bytes)
+
+    def _local_chunk(self, states: PopulationState, eval_sets, group: int):
         """One chunk for the seeds held by one device: all at once (vmap), or in groups of
-        ``population.seed_group`` seeds one after another (lax.map over vmapped groups)."""
-        group = self.cfg.population.seed_group
+        ``group`` seeds one after another (lax.map over vmapped groups)."""
         one_seed = lambda s: self.fns.chunk(s, eval_sets)  # noqa: E731
         if group == 0 or group >= states.step.shape[0]:
             return jax.vmap(one_seed)(states)
         return jax.lax.map(one_seed, states, batch_size=group)
 
-    def _sharded_chunk(self, states: PopulationState, eval_sets):
+    def _sharded_chunk(self, states: PopulationState, eval_sets, group: int):
         # shard_map makes the per-device program explicit: each device runs _local_chunk on its
         # own seeds, with no communication between devices.
         spec = PartitionSpec(distributed.SEED_AXIS)
-        return jax.shard_map(self._local_chunk, mesh=self.mesh, in_specs=(spec, PartitionSpec()),
+        local = functools.partial(self._local_chunk, group=group)
+        return jax.shard_map(local, mesh=self.mesh, in_specs=(spec, PartitionSpec()),
                              out_specs=(spec, spec))(states, eval_sets)
 
     # ------------------------------------------------------------------ state

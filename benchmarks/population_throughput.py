@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import sys
 import time
@@ -46,7 +47,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, print_table, write_results  # noqa: E402
+from common import RESULTS, machine, print_table, write_results  # noqa: E402
 
 from emergence_jax.core.config import ExperimentConfig, apply_overrides  # noqa: E402
 from emergence_jax.core.distributed import seed_mesh  # noqa: E402
@@ -351,8 +352,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="the device's peak TFLOP/s for model FLOP utilisation (default: "
                              "known GPUs only)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="PyTorch intra-op threads (default: PyTorch's own choice)")
     parser.add_argument("--out", default=None, help="result file (default: benchmarks/results/"
                                                     "population_throughput_<device>.json)")
+    parser.add_argument("--append", action="store_true",
+                        help="add the rows to those already in the result file (e.g. bf16 "
+                             "measured with other settings); each row keeps its settings")
     args = parser.parse_args(argv)
     defaults = GPU_DEFAULTS if args.device == "gpu" else CPU_DEFAULTS
     for name, value in defaults.items():
@@ -362,16 +368,21 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--device gpu: JAX sees no GPU")
 
     import torch
-    rows = measure(args)
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "append")}
+    rows = [dict(row, settings=settings) for row in measure(args)]
     print_table(rows, RATIO_COLUMNS)
     info = dict(machine(), torch=torch.__version__, torch_threads=torch.get_num_threads())
     if args.device == "gpu":
         info["torch_device"] = torch.cuda.get_device_name()
-    result = {"machine": info, "settings": vars(args), "rows": rows}
-    path = write_results("population_throughput", rows, {"settings": vars(args)},
-                         suffix=args.device, machine_info=info, path=args.out)
+    path = Path(args.out) if args.out else RESULTS / f"population_throughput_{args.device}.json"
+    if args.append and path.exists():
+        rows = json.loads(path.read_text())["rows"] + rows
+    write_results("population_throughput", rows, {"settings": settings}, machine_info=info,
+                  path=path)
     print(f"wrote {path}")
-    return result
+    return {"machine": info, "settings": settings, "rows": rows}
 
 
 if __name__ == "__main__":

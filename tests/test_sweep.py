@@ -473,3 +473,32 @@ def test_nested_steps_points_equal_separate_training(workdir, reference):
         for x, y in zip(_final_params(nested, p.index, p.config),
                         _final_params(alone, p.index, p.config)):
             np.testing.assert_array_equal(x, y)
+
+
+def test_which_points_nest():
+    """Points nest into the longest point of equal config when its learning rates agree over
+    their steps: a constant rate after warmup does, a decay that ends with each run does not,
+    nor a point whose chunks hold one evaluation against a longer chunk (XLA rounds those
+    differently); sweep.nest=false trains each alone."""
+    from emergence_jax.app.sweep.points import nest_sources
+    from emergence_jax.app.sweep.runner import plan_lines
+
+    quick = load_experiment(REPO / "experiments" / "quickstart.py")
+    points = expand(quick)
+    assert nest_sources(points) == [5] * 6
+    (line,) = plan_lines(points, nest_sources(points))
+    assert line.startswith("scale point 6/6 (train.steps=300) is trained once; point(s) 1 "
+                           "(train.steps=50), 2 (train.steps=75)")
+    assert nest_sources(expand(set_field(quick, "sweep.nest", False))) == list(range(6))
+    decaying = expand(set_field(quick, "optimizer.end_lr_fraction", 0.5))
+    assert nest_sources(decaying) == list(range(6)) and plan_lines(decaying, list(range(6))) == []
+    # Two widths x two lengths: each width's shorter point nests into its own longer one.
+    grid = set_field(quick, "sweep.axes", {"model.width": (32, 64), "train.steps": (100, 200)})
+    assert nest_sources(expand(grid)) == [1, 1, 3, 3]
+    # 50 steps = 2 evaluations in chunks of 1 (evals_per_chunk=1) vs 300 steps in chunks of 1:
+    # both loops of one iteration, so they nest; with chunks of 4 for 300 steps they would not.
+    ones = set_field(set_field(quick, "train.evals_per_chunk", 1), "sweep.axes",
+                     {"train.steps": (50, 300)})
+    assert nest_sources(expand(ones)) == [1, 1]
+    mixed = set_field(quick, "sweep.axes", {"train.steps": (25, 300)})  # 1 evaluation vs chunks of 4
+    assert nest_sources(expand(mixed)) == [0, 1]

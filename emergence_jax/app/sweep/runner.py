@@ -1,8 +1,10 @@
 """Running a sweep: one population per scale point, trained into a run store, resumable.
 
 ``run_sweep(cfg, out)`` trains the points one after another, each as one ``Population`` (one
-compiled program) driven by ``Population.train`` — the one training loop — with an ``on_chunk``
-writer that, after every chunk of evaluations,
+compiled program) driven by ``Population.train`` — the one training loop. Points that differ only
+in ``train.steps`` and whose schedules nest (``points.nest_sources``) are one run of the longest,
+which writes the shorter ones too (``_train_group``). The ``on_chunk`` writer, after every chunk
+of a point's own evaluations,
 
 1. writes that chunk of per-seed metrics (and divergence flags) to the store and waits for it,
 2. saves a checkpoint of the population state (every ``train.checkpoint_every_chunks`` chunks and
@@ -105,7 +107,7 @@ def _groups(points, sources: list[int]) -> list[list[int]]:
     groups: dict[int, list[int]] = {}
     for p in points:
         groups.setdefault(sources[p.index], []).append(p.index)
-    return [sorted(g, key=lambda i: (points[i].config.train.steps, i != lead))
+    return [sorted(g, key=lambda i: (points[i].config.train.steps, i == lead))
             for lead, g in groups.items()]
 
 

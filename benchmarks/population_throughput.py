@@ -111,10 +111,15 @@ def _torch_classes():
     import torch
     from torch import nn
 
+    trig: dict = {}  # (angles, device, dtype) -> (cos, sin), made once rather than every call
+
     def rotary(x, angles):  # [B, T, H, D], rotate-half convention as core/model.py
         half = x.shape[-1] // 2
-        cos = angles.cos()[None, :, None, :].to(x.device, x.dtype)
-        sin = angles.sin()[None, :, None, :].to(x.device, x.dtype)
+        key = (id(angles), x.device, x.dtype)
+        if key not in trig:
+            trig[key] = (angles.cos()[None, :, None, :].to(x.device, x.dtype),
+                         angles.sin()[None, :, None, :].to(x.device, x.dtype))
+        cos, sin = trig[key]
         x1, x2 = x[..., :half], x[..., half:]
         return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
@@ -274,6 +279,19 @@ def time_torch_func(setup: TorchSetup, num_seeds: int, steps: int, repeats: int)
 
 
 # ---------------------------------------------------------------------------------- driver
+def out_of_memory_as_nan(measure_one) -> dict:
+    """``measure_one()``, or NaN seconds when the device runs out of memory (the largest
+    populations on a GPU), so that one size does not end the whole benchmark."""
+    try:
+        return measure_one()
+    except Exception as e:  # noqa: BLE001 - JAX, XLA and PyTorch each raise their own type
+        text = str(e)
+        if "RESOURCE_EXHAUSTED" not in text and "out of memory" not in text.lower():
+            raise
+        print(f"out of memory: {text.splitlines()[0][:200]}", flush=True)
+        return {"seconds": float("nan"), "oom": True}
+
+
 def peak_flops(args, dtype: str) -> float | None:
     if args.peak_tflops:
         return args.peak_tflops * 1e12
@@ -298,13 +316,16 @@ def measure(args) -> list[dict]:
                      "torch_loop": args.steps / loop["seconds"]}
             peak = peak_flops(args, dtype)
             for num_seeds in args.seeds:
-                pop = Population(make_config(num_seeds, width, dtype, args))
-                jx = time_population(pop, args.repeats)
-                tf = time_torch_func(setup, num_seeds, args.steps, args.repeats)
+                jx = out_of_memory_as_nan(lambda: time_population(
+                    Population(make_config(num_seeds, width, dtype, args)), args.repeats))
+                tf = out_of_memory_as_nan(lambda: time_torch_func(setup, num_seeds, args.steps,
+                                                                  args.repeats))
                 rates.update(jax_population=num_seeds * args.steps / jx["seconds"],
                              torch_func=num_seeds * args.steps / tf["seconds"])
                 row = {"dtype": dtype, "width": width, "seeds": num_seeds,
-                       "params_per_seed": pop.sizes()["params"],
+                       "params_per_seed": single.sizes()["params"],
+                       "out_of_memory": [k for k, r in (("jax_population", jx),
+                                                        ("torch_func", tf)) if r.get("oom")],
                        "tokens_per_seed_step": args.batch_size * task.seq_len,
                        **{f"{k}_seed_steps_per_s": rates[k] for k in CONTENDERS},
                        "jax_population_vs_torch_loop": rates["jax_population"] / rates["torch_loop"],
@@ -315,7 +336,7 @@ def measure(args) -> list[dict]:
                     row["jax_bytes_per_seed"] = jx["compiled_bytes"] / num_seeds
                 if jx.get("device_peak_bytes"):
                     row["jax_device_peak_bytes_per_seed"] = jx["device_peak_bytes"] / num_seeds
-                if tf["device_peak_bytes"]:
+                if tf.get("device_peak_bytes"):
                     row["torch_func_peak_bytes_per_seed"] = tf["device_peak_bytes"] / num_seeds
                 if "chunk_flops" in jx:  # XLA counts the whole chunk: steps and evaluation
                     row["jax_flops_per_s"] = jx["chunk_flops"] / jx["seconds"]

@@ -132,7 +132,8 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) ->
     criterion = SuccessCriterion.from_config(cfg)
     num_evals = meta["num_evals"]  # per point
     eval_every = points[0].config.train.eval_every
-    groups = _groups(points, nest_sources(points))
+    sources = nest_sources(points)
+    groups = _groups(points, sources)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -140,7 +141,7 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) ->
                    initial=_steps_done(store.completion, num_evals, eval_every, groups),
                    unit="step", dynamic_ncols=True)
     emit = (lambda _line: None) if log is None else (bar.write if bar is not None else log)
-    for line in plan_lines(points, nest_sources(points)):
+    for line in plan_lines(points, sources):
         emit(line)
 
     def summary(p: int, **extra) -> str:
@@ -174,8 +175,7 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log) ->
                 continue
             start = time.perf_counter()
             members = [(p, populations[p]) for p in group]
-            _train_group(members, store, loc, meta, writer, bar,
-                         len(points), groups, gi)
+            _train_group(members, store, loc, meta, writer, bar, len(points), groups, gi)
             seconds = time.perf_counter() - start
             for p in todo:
                 line = summary(p, seconds=seconds)

@@ -28,10 +28,16 @@ def machine() -> dict:
     }
 
 
-def write_results(name: str, rows: list[dict], extra: dict | None = None) -> Path:
-    info = machine()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}_{info['platform']}.json"
+def write_results(name: str, rows: list[dict], extra: dict | None = None, *,
+                  suffix: str | None = None, machine_info: dict | None = None,
+                  path: str | Path | None = None) -> Path:
+    """Writes ``{"machine": ..., **extra, "rows": rows}`` to ``path`` (default
+    ``results/<name>_<suffix or platform>.json``)."""
+    info = machine() if machine_info is None else machine_info
+    if path is None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{name}_{suffix or info['platform']}.json"
+    path = Path(path)
     path.write_text(json.dumps({"machine": info, **(extra or {}), "rows": rows}, indent=2))
     return path
 

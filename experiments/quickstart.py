@@ -34,7 +34,8 @@ def get_config() -> ExperimentConfig:
         task=InductionConfig(num_tokens=16, prefix_len=8, min_prefix_len=4, eval_examples=64,
                              probe_examples=32),
         # A constant learning rate (no decay) keeps the scale points nested: the 300-step run
-        # passes through the shorter runs' states, as checkpoints of one training run.
+        # passes through the shorter runs' states, so the sweep trains it alone and reads the
+        # shorter points from it (sweep.nest; docs/run-store.md).
         optimizer=OptimizerConfig(learning_rate=1e-2, warmup_steps=20, weight_decay=0.0,
                                   end_lr_fraction=1.0),
         train=TrainConfig(steps=300, batch_size=64, eval_every=25, evals_per_chunk=4),

@@ -85,3 +85,59 @@ def test_out_of_memory_becomes_a_named_error():
     assert str(error).startswith("the device ran out of memory while training a chunk "
                                  "(estimated ") and "RESOURCE_EXHAUSTED" in str(error)
     assert sizing.out_of_memory_error(cfg, RuntimeError("INTERNAL: other"), "x") is None
+
+
+def test_check_memory_counts_on_groups_that_fit_the_budget():
+    """With population.memory_budget below the whole population's estimate, the check plans
+    groups that fit instead of computing every seed at once."""
+    cfg = load_experiment(EXPERIMENTS / "count.py", ["population.num_seeds=64"])
+    whole = sizing.estimate_memory(cfg, 64)
+    budget = 64 * whole.state + whole.eval_sets + 5 * whole.working
+    import dataclasses
+    split = dataclasses.replace(cfg, population=dataclasses.replace(cfg.population,
+                                                                    memory_budget=budget))
+    assert sizing.group_that_fits(whole, budget) == 5
+    planned = sizing.check_memory(split, mesh=_one_device_mesh())
+    assert planned.group == 5 and planned.per_device <= budget
+    assert sizing.check_memory(cfg, mesh=_one_device_mesh()).group == 64  # no budget on CPU
+    assert sizing.group_that_fits(whole, 64 * whole.state) == 0  # the state alone is too big
+
+
+def _one_device_mesh():
+    import jax
+
+    from emergence_jax.core.distributed import seed_mesh
+    return seed_mesh(jax.devices()[:1])
+
+
+@pytest.mark.slow
+def test_memory_budget_splits_the_population_into_groups_with_the_same_numbers():
+    """A budget below the compiled chunk of all seeds at once makes the population compute them
+    in groups whose compiled chunk fits; training gives the numbers of the unsplit population."""
+    import jax
+    import numpy as np
+
+    from emergence_jax.core.config import ExperimentConfig, apply_overrides
+    from emergence_jax.core.population import Population
+    base = ["model.depth=1", "model.width=16", "model.heads=2", "train.steps=8",
+            "train.eval_every=4", "train.batch_size=32", "task.max_number=12",
+            "task.train_max_span=4", "task.eval_max_span=6", "task.eval_examples=64",
+            "population.num_seeds=32"]  # 8 per device on the 4 test devices
+    whole = Population(apply_overrides(ExperimentConfig(), base))
+    assert whole.seed_group == 0  # no budget on CPU unless one is set
+    budget = whole.chunk_memory(0) // 2
+    cfg = apply_overrides(ExperimentConfig(), base + [f"population.memory_budget={budget}"])
+    split = Population(cfg)
+    assert 1 <= split.seed_group < 8 and split.chunk_memory(split.seed_group) <= budget
+    assert 1 <= sizing.check_memory(cfg).group < 8  # the check counts on the split too
+    # A budget the whole chunk clearly fits leaves it whole; an explicit seed_group wins.
+    assert Population(apply_overrides(ExperimentConfig(), base + [
+        f"population.memory_budget={8 * budget}"])).seed_group == 0
+    assert Population(apply_overrides(ExperimentConfig(), base + [
+        f"population.memory_budget={budget}", "population.seed_group=8"])).seed_group == 8
+    (state_a, metrics_a), (state_b, metrics_b) = whole.train(), split.train()
+    for name in whole.metric_names:
+        np.testing.assert_allclose(metrics_b[name], metrics_a[name], rtol=2e-4, atol=2e-5)
+    for x, y in zip(jax.tree_util.tree_leaves(state_a.params),
+                    jax.tree_util.tree_leaves(state_b.params)):
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=2e-4, atol=2e-5)

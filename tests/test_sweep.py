@@ -458,3 +458,96 @@ def test_memory_url_sweep_in_process(workdir):
                                                 "population.num_seeds=2"])
     run = run_sweep(cfg, "memory://sweep_test", progress=False, log=None)
     assert run.completed.all() and run.metrics.shape[:3] == (1, 2, 2)
+
+
+def _final_params(run_dir: Path, point: int, cfg) -> list[np.ndarray]:
+    from emergence_jax.core.population import Population
+    from emergence_jax.io.checkpoint import PopulationCheckpointer, host_state
+
+    pop = Population(cfg)
+    ckpt = PopulationCheckpointer(str(run_dir / "checkpoints" / f"point_{point:04d}"))
+    try:
+        state = host_state(pop, ckpt.restore(pop))
+    finally:
+        ckpt.close()
+    return [np.asarray(x) for x in jax_leaves(state)]
+
+
+def jax_leaves(tree):
+    import jax
+    return jax.tree_util.tree_leaves(tree)
+
+
+def test_nested_steps_points_equal_separate_training(workdir, reference):
+    """train.steps [8, 12, 24] with a constant learning rate: the 8- and 12-step points are read
+    from the 24-step run (killed once, then resumed) and every stored number — metrics, flags,
+    digests, final checkpoints — equals training each point alone (--no-nest)."""
+    _, cache, _ = reference
+    sets = ['sweep.axes={"train.steps": [8, 12, 24]}', "optimizer.end_lr_fraction=1.0",
+            "train.evals_per_chunk=3"]
+    nested, alone = workdir / "nested", workdir / "alone"
+    cmd = [sys.executable, str(workdir / "driver.py"), "sweep", str(workdir / "tiny.py"),
+           "--no-progress", *[x for v in sets for x in ("--set", v)]]
+    # One run of 2 chunks of 3 evaluations writes point 0 (1 chunk of 2 evaluations), point 1
+    # (1 of 3) and point 2 (2 of 3); killed after point 1's checkpoint (its last step is the
+    # run's first chunk end), before its completion is recorded.
+    proc = subprocess.run(cmd + ["--out", str(nested)], cwd=workdir,
+                          env=dict(_env(cache), KILL_AT="set_completion:2:before"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert ("scale point 3/3 (train.steps=24) is trained once; point(s) 1 (train.steps=8), "
+            "2 (train.steps=12) are read from its run") in proc.stdout
+    assert load_run(nested).completion == [2, 0, 0]
+    proc = subprocess.run(cmd + ["--out", str(nested)], cwd=workdir, env=_env(cache),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "[1/3] train.steps=8" in proc.stdout and "(already complete)" in proc.stdout
+    assert "(read from the run of point 3)" in proc.stdout
+    proc = subprocess.run(cmd + ["--out", str(alone), "--no-nest"], cwd=workdir, env=_env(cache),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "read from" not in proc.stdout
+
+    a, b = load_run(nested), load_run(alone)
+    assert a.completed.all() and b.completed.all()
+    np.testing.assert_array_equal(a.metrics, b.metrics)
+    np.testing.assert_array_equal(a.diverged, b.diverged)
+    np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
+    assert a.meta["digests"] == b.meta["digests"]
+    np.testing.assert_array_equal(a.metrics[1, :, :3], a.metrics[2, :, :3])  # a prefix
+    # Point 0 ends inside the run's first chunk, so only points 1 and 2 have final checkpoints.
+    assert not [c for c in (nested / "checkpoints" / "point_0000").glob("*") if c.name.isdigit()]
+    points = expand(load_experiment(workdir / "tiny.py", sets))
+    for p in points[1:]:
+        for x, y in zip(_final_params(nested, p.index, p.config),
+                        _final_params(alone, p.index, p.config)):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_which_points_nest():
+    """Points nest into the longest point of equal config when its learning rates agree over
+    their steps: a constant rate after warmup does, a decay that ends with each run does not,
+    nor a point whose chunks hold one evaluation against a longer chunk (XLA rounds those
+    differently); sweep.nest=false trains each alone."""
+    from emergence_jax.app.sweep.points import nest_sources
+    from emergence_jax.app.sweep.runner import plan_lines
+
+    quick = load_experiment(REPO / "experiments" / "quickstart.py")
+    points = expand(quick)
+    assert nest_sources(points) == [5] * 6
+    (line,) = plan_lines(points, nest_sources(points))
+    assert line.startswith("scale point 6/6 (train.steps=300) is trained once; point(s) 1 "
+                           "(train.steps=50), 2 (train.steps=75)")
+    assert nest_sources(expand(set_field(quick, "sweep.nest", False))) == list(range(6))
+    decaying = expand(set_field(quick, "optimizer.end_lr_fraction", 0.5))
+    assert nest_sources(decaying) == list(range(6)) and plan_lines(decaying, list(range(6))) == []
+    # Two widths x two lengths: each width's shorter point nests into its own longer one.
+    grid = set_field(quick, "sweep.axes", {"model.width": (32, 64), "train.steps": (100, 200)})
+    assert nest_sources(expand(grid)) == [1, 1, 3, 3]
+    # 50 steps = 2 evaluations in chunks of 1 (evals_per_chunk=1) vs 300 steps in chunks of 1:
+    # both loops of one iteration, so they nest; with chunks of 4 for 300 steps they would not.
+    ones = set_field(set_field(quick, "train.evals_per_chunk", 1), "sweep.axes",
+                     {"train.steps": (50, 300)})
+    assert nest_sources(expand(ones)) == [1, 1]
+    mixed = set_field(quick, "sweep.axes", {"train.steps": (25, 300)})  # 1 evaluation vs chunks of 4
+    assert nest_sources(expand(mixed)) == [0, 1]

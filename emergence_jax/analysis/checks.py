@@ -37,6 +37,7 @@ QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 ALPHA = 0.05
 MAX_DRAWS = 500        # posterior draws the check uses (evenly thinned)
 MIN_DRAWS = 100
+PIT_SEEDS = 2000       # seeds per scale whose PIT is computed (a random subset above this)
 DRAW_SEED_BUDGET = 2_000_000
 _GRID = 201            # continuous metrics: predictive CDF resolved on this many points (+ data)
 _GRID_ALL_VALUES = 2000  # up to this many seeds per scale the grid holds every observed value
@@ -66,8 +67,9 @@ class ScaleCheck:
 
 @dataclasses.dataclass
 class PredictiveCheck:
-    """Result of ``predictive_check`` (``fit.check()``): per-scale checks, PIT values and the
-    verdict (``ok``, ``message``)."""
+    """Result of ``predictive_check`` (``fit.check()``): per-scale checks, PIT values (per seed,
+    in data order; NaN for seeds outside the random subset of PIT_SEEDS that a larger scale
+    uses) and the verdict (``ok``, ``message``)."""
     level: float
     scales: list[ScaleCheck]
     pit: np.ndarray
@@ -194,7 +196,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     criterion = fit.criterion
     keep = _thin(fit.num_draws, int(np.bincount(np.unique(data.scale, return_inverse=True)[1]).max()))
     rng = np.random.default_rng(seed)
-    rows, pits = [], np.empty(len(data))
+    rows, pits = [], np.full(len(data), np.nan)
     scales = data.scales
     draws_pi, ks_obs, ns = [], [], []
     for scale in scales:
@@ -207,11 +209,14 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         draws_pi.append(p_succ)
         ks_obs.append(k_obs)
         ns.append(n)
-        ks = np.arange(n + 1)
+        # the counts every draw can reach (all of 0..n for small n; a window for large n)
+        k_lo = int(stats.binom.ppf(1e-12, n, p_succ.min()))
+        k_hi = int(stats.binom.ppf(1 - 1e-12, n, p_succ.max()))
+        ks = np.arange(max(min(k_lo, k_obs) - 1, 0), min(max(k_hi, k_obs) + 1, n) + 1)
         cdf_k = stats.binom.cdf(ks[None, :], n, p_succ[:, None]).mean(0)
         lo, hi = _interval_from_cdf(ks / n, cdf_k, level)
-        p_le = cdf_k[k_obs]
-        p_ge = 1.0 - (cdf_k[k_obs - 1] if k_obs > 0 else 0.0)
+        p_le = stats.binom.cdf(k_obs, n, p_succ).mean()
+        p_ge = 1.0 - (stats.binom.cdf(k_obs - 1, n, p_succ).mean() if k_obs > 0 else 0.0)
         p_val = float(min(1.0, 2 * min(p_le, p_ge)))
 
         # order statistics of the metric
@@ -225,8 +230,18 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
                                              [c.low for c in pred.components],
                                              [c.high for c in pred.components]]))
         F_grid = pred.cdf(grid)[:, 0, :]                      # [S, K]
-        F_obs = pred.cdf(y)[:, 0, :]                          # [S, n]
-        F_obs_left = pred.cdf(y, left=True)[:, 0, :]
+        # the predictive CDF at the sorted values the check needs: the quantiles' order
+        # statistics and the PIT's seeds (all of them up to PIT_SEEDS, else a random subset)
+        q_index = [max(1, int(math.ceil(q * n))) - 1 for q in QUANTILE_LEVELS]
+        pit_index = (np.arange(n) if n <= PIT_SEEDS
+                     else np.sort(rng.choice(n, PIT_SEEDS, replace=False)))
+        at = np.unique(np.concatenate([pit_index, q_index,
+                                       np.searchsorted(y, y[q_index])]).astype(int))
+        F_at = pred.cdf(y[at])[:, 0, :]                       # [S, len(at)]
+        F_at_left = pred.cdf(y[at], left=True)[:, 0, :]
+
+        def col(F, i):
+            return F[:, np.searchsorted(at, i)]
         q_obs, q_lo, q_hi, q_p = [], [], [], []
         for q in QUANTILE_LEVELS:
             j = max(1, int(math.ceil(q * n)))
@@ -234,18 +249,18 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
             P_grid = betainc(j, n - j + 1, F_grid).mean(0)
             a, b = _interval_from_cdf(grid, P_grid, level)
             i = int(np.searchsorted(y, v))            # first index of value v in the sorted data
-            p_le = betainc(j, n - j + 1, F_obs[:, j - 1]).mean()
-            p_ge = 1.0 - betainc(j, n - j + 1, F_obs_left[:, i]).mean()
+            p_le = betainc(j, n - j + 1, col(F_at, j - 1)).mean()
+            p_ge = 1.0 - betainc(j, n - j + 1, col(F_at_left, i)).mean()
             q_obs.append(float(v))
             q_lo.append(a)
             q_hi.append(b)
             q_p.append(float(min(1.0, 2 * min(p_le, p_ge))))
 
         # randomised PIT of each seed under the draw-averaged predictive CDF
-        Fm, Fl = F_obs.mean(0), F_obs_left.mean(0)
+        Fm, Fl = col(F_at, pit_index).mean(0), col(F_at_left, pit_index).mean(0)
         order = np.argsort(data.value[sel], kind="stable")
-        pit = np.empty(n)
-        pit[order] = Fl + rng.random(n) * (Fm - Fl)
+        pit = np.full(n, np.nan)
+        pit[order[pit_index]] = Fl + rng.random(pit_index.size) * (Fm - Fl)
         pits[np.flatnonzero(sel)] = pit
         rows.append(ScaleCheck(scale=float(scale), seeds=n, successes=k_obs, observed=k_obs / n,
                                predicted=float(p_succ.mean()), lower=lo, upper=hi,
@@ -256,7 +271,8 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     disc_p = _discrepancy_p(np.stack(draws_pi, 1), np.array(ks_obs), np.array(ns), rng)
     success_ok = min(r.p_value for r in rows) >= ALPHA / M and disc_p >= ALPHA
     quantiles_ok = min(min(r.quantile_p) for r in rows) >= ALPHA / (M * len(QUANTILE_LEVELS))
-    ks_p = float(stats.kstest(pits, "uniform").pvalue) if pits.size > 1 else 1.0
+    finite = pits[np.isfinite(pits)]
+    ks_p = float(stats.kstest(finite, "uniform").pvalue) if finite.size > 1 else 1.0
     return PredictiveCheck(level=level, scales=rows, pit=pits, pit_ks_p=ks_p,
                            discrepancy_p=disc_p,
                            success_ok=bool(success_ok), quantiles_ok=bool(quantiles_ok),

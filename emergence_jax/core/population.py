@@ -56,17 +56,35 @@ class PopulationState:
     diverged_at: Array  # int32 [S]: step at which the seed diverged, -1 if it has not
 
 
-def make_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
-    """AdamW with linear warmup then cosine decay and global-norm clipping (``cfg.optimizer``)."""
+def learning_rate_schedule(cfg: ExperimentConfig) -> optax.Schedule:
+    """Linear warmup then cosine decay to ``end_lr_fraction`` of the peak at ``train.steps``."""
     o, t = cfg.optimizer, cfg.train
     # optax counts the warmup inside decay_steps; keep at least one cosine step.
     warmup = min(o.warmup_steps, t.steps - 1)
-    schedule = optax.warmup_cosine_decay_schedule(
+    return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=o.learning_rate, warmup_steps=warmup,
         decay_steps=max(t.steps, warmup + 1), end_value=o.learning_rate * o.end_lr_fraction)
+
+
+def make_optimizer(cfg: ExperimentConfig) -> optax.GradientTransformation:
+    """AdamW with linear warmup then cosine decay and global-norm clipping (``cfg.optimizer``)."""
+    o = cfg.optimizer
     parts = [optax.clip_by_global_norm(o.grad_clip)] if o.grad_clip > 0 else []
-    parts.append(optax.adamw(schedule, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay))
+    parts.append(optax.adamw(learning_rate_schedule(cfg), b1=o.b1, b2=o.b2,
+                             weight_decay=o.weight_decay))
     return optax.chain(*parts)
+
+
+def schedule_is_prefix(short: ExperimentConfig, long: ExperimentConfig) -> bool:
+    """True when ``short``'s learning rate at each of its steps is bit-for-bit ``long``'s at the
+    same step, so that (everything else equal) training ``short`` retraces the first
+    ``short.train.steps`` steps of ``long``. Holds for a constant rate after the warmup
+    (``end_lr_fraction=1``) with the warmup inside the shorter run, not for a decay that ends
+    with each run."""
+    steps = jnp.arange(short.train.steps, dtype=jnp.int32)
+    rates = [np.asarray(jax.jit(jax.vmap(learning_rate_schedule(c)))(steps))
+             for c in (short, long)]
+    return bool(np.array_equal(rates[0], rates[1]))
 
 
 def seed_keys(cfg: ExperimentConfig, seed_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,25 +223,47 @@ class Population:
             self.task.eval_sets(jax.random.PRNGKey(self.cfg.task.eval_seed)), rep)
         self._init = jax.jit(jax.vmap(self.fns.init), in_shardings=(shard, shard, shard),
                              out_shardings=shard)
-        self._chunk = jax.jit(self._sharded_chunk, in_shardings=(shard, rep),
-                              out_shardings=(shard, shard), donate_argnums=(0,))
+        from emergence_jax.core.sizing import choose_seed_group
+        # Seeds computed at once per device: population.seed_group, or (0) as many as the memory
+        # budget lets the compiled chunk hold.
+        self.seed_group = choose_seed_group(self)
+        self._chunk = self._compiled_chunk(self.seed_group)
         self.chunk_steps = self.cfg.train.eval_every * self.cfg.train.chunk_evals
         self.num_chunks = self.cfg.train.steps // self.chunk_steps
 
-    def _local_chunk(self, states: PopulationState, eval_sets):
+    def _compiled_chunk(self, group: int):
+        """The jitted chunk computing ``group`` seeds per device at once (0: all of them)."""
+        shard = distributed.seed_sharding(self.mesh)
+        rep = distributed.replicated(self.mesh)
+        return jax.jit(functools.partial(self._sharded_chunk, group=group),
+                       in_shardings=(shard, rep), out_shardings=(shard, shard),
+                       donate_argnums=(0,))
+
+    def chunk_memory(self, group: int) -> int | None:
+        """Bytes per device of the compiled chunk with ``group`` seeds computed at once, from
+        XLA's memory analysis (arguments + outputs + temporaries - donated aliases); compiles
+        without allocating. None where the backend gives no analysis."""
+        compiled = self._compiled_chunk(group).lower(self.state_shape(), self._eval_sets).compile()
+        a = compiled.memory_analysis()
+        if a is None:
+            return None
+        return int(a.argument_size_in_bytes + a.output_size_in_bytes + a.temp_size_in_bytes
+                   - a.alias_size_in_bytes)
+
+    def _local_chunk(self, states: PopulationState, eval_sets, group: int):
         """One chunk for the seeds held by one device: all at once (vmap), or in groups of
-        ``population.seed_group`` seeds one after another (lax.map over vmapped groups)."""
-        group = self.cfg.population.seed_group
+        ``group`` seeds one after another (lax.map over vmapped groups)."""
         one_seed = lambda s: self.fns.chunk(s, eval_sets)  # noqa: E731
         if group == 0 or group >= states.step.shape[0]:
             return jax.vmap(one_seed)(states)
         return jax.lax.map(one_seed, states, batch_size=group)
 
-    def _sharded_chunk(self, states: PopulationState, eval_sets):
+    def _sharded_chunk(self, states: PopulationState, eval_sets, group: int):
         # shard_map makes the per-device program explicit: each device runs _local_chunk on its
         # own seeds, with no communication between devices.
         spec = PartitionSpec(distributed.SEED_AXIS)
-        return jax.shard_map(self._local_chunk, mesh=self.mesh, in_specs=(spec, PartitionSpec()),
+        local = functools.partial(self._local_chunk, group=group)
+        return jax.shard_map(local, mesh=self.mesh, in_specs=(spec, PartitionSpec()),
                              out_specs=(spec, spec))(states, eval_sets)
 
     # ------------------------------------------------------------------ state
@@ -342,5 +382,5 @@ class Population:
         return {**counts, "tokens": float(tokens), "flops": float(per_token * tokens)}
 
 
-__all__ = ["Population", "PopulationState", "SeedFns", "make_optimizer",
-           "make_seed_fns", "seed_keys"]
+__all__ = ["Population", "PopulationState", "SeedFns", "learning_rate_schedule",
+           "make_optimizer", "make_seed_fns", "schedule_is_prefix", "seed_keys"]

@@ -41,10 +41,14 @@ import jax.numpy as jnp
 from emergence_jax.core.config import ExperimentConfig, validate
 from emergence_jax.core.errors import ConfigError
 
-__all__ = ["MemoryEstimate", "available_host_memory", "check_memory", "device_memory",
-           "estimate_memory", "format_bytes", "out_of_memory_error", "seeds_that_fit"]
+__all__ = ["DEVICE_MEMORY_FRACTION", "MemoryEstimate", "available_host_memory", "check_memory",
+           "choose_seed_group", "device_memory", "estimate_memory", "format_bytes",
+           "group_that_fits", "memory_budget", "out_of_memory_error", "seeds_that_fit"]
 
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
+# The share of an accelerator's memory a population may use when population.memory_budget is 0;
+# the rest is left to XLA's own buffers and fragmentation.
+DEVICE_MEMORY_FRACTION = 0.9
 
 
 def format_bytes(n: float) -> str:
@@ -102,9 +106,10 @@ class MemoryEstimate:
 
 
 def estimate_memory(cfg: ExperimentConfig, seeds_per_device: int | None = None,
-                    task=None) -> MemoryEstimate:
+                    task=None, group: int | None = None) -> MemoryEstimate:
     """The memory estimate of ``cfg``'s population with ``seeds_per_device`` seeds on each
-    device (default: all of them on one)."""
+    device (default: all of them on one), computing ``group`` of them at once (default:
+    ``population.seed_group``)."""
     from emergence_jax.core.population import make_seed_fns
     from emergence_jax.core.tasks import make_task
 
@@ -146,7 +151,8 @@ def estimate_memory(cfg: ExperimentConfig, seeds_per_device: int | None = None,
             evaluation += L * e * H * T * T * 4
     p = cfg.population
     spd = p.num_seeds if seeds_per_device is None else int(seeds_per_device)
-    group = spd if p.seed_group == 0 else min(p.seed_group, spd)
+    group = group if group is not None else p.seed_group
+    group = spd if group == 0 else min(group, spd)
     return MemoryEstimate(params=params, state=state_total, train_step=train_step,
                           evaluation=evaluation, eval_sets=_tree_bytes(eval_sets),
                           seeds_per_device=spd, group=group, num_seeds=p.num_seeds)
@@ -205,6 +211,51 @@ def seeds_that_fit(estimate: MemoryEstimate, limit: int) -> int:
     return max(0, (limit - estimate.eval_sets) // per_seed) if per_seed else 0
 
 
+def group_that_fits(estimate: MemoryEstimate, limit: int) -> int:
+    """The most seeds one device computes at once within ``limit`` bytes while holding the
+    state of all its ``seeds_per_device`` seeds (0: not even one)."""
+    room = limit - estimate.eval_sets - estimate.seeds_per_device * estimate.state
+    if room < estimate.working:
+        return 0
+    return min(estimate.seeds_per_device, room // max(estimate.working, 1))
+
+
+def memory_budget(cfg: ExperimentConfig, device) -> int | None:
+    """Bytes per device a population may use: ``population.memory_budget``, else
+    ``DEVICE_MEMORY_FRACTION`` of an accelerator's memory; None for CPU devices without an
+    explicit budget (they share the host's memory, which ``check_memory`` guards)."""
+    if cfg.population.memory_budget:
+        return int(cfg.population.memory_budget)
+    limit = device_memory(device)
+    return None if limit is None else int(DEVICE_MEMORY_FRACTION * limit)
+
+
+def choose_seed_group(population) -> int:
+    """Seeds a device computes at once for ``population`` (a ``Population`` being built):
+    ``population.seed_group`` when set; otherwise 0 (all at once) when the compiled chunk fits
+    the memory budget (``memory_budget``), else the largest group the estimate says fits —
+    halved while XLA's compiled memory analysis of the chunk exceeds the budget. The compiled
+    chunk is analysed only when the estimate comes within a factor of 2 of the budget, so a
+    population that clearly fits costs no extra compilation."""
+    cfg = population.cfg
+    if cfg.population.seed_group:
+        return cfg.population.seed_group
+    budget = memory_budget(cfg, population.mesh.devices.flat[0])
+    if budget is None:
+        return 0
+    spd = population.padded_seeds // population.mesh.devices.size
+    est = estimate_memory(cfg, spd, task=population.task)
+    if spd == 1 or est.per_device <= budget / 2:
+        return 0
+    whole = population.chunk_memory(0)
+    if whole is None or whole <= budget:
+        return 0
+    group = max(1, min(spd - 1, group_that_fits(est, budget)))
+    while group > 1 and (population.chunk_memory(group) or 0) > budget:
+        group //= 2
+    return group
+
+
 def _devices(cfg: ExperimentConfig, mesh) -> list:
     if mesh is not None:
         return list(mesh.devices.flat)
@@ -223,6 +274,10 @@ def check_memory(cfg: ExperimentConfig, *, mesh=None, what: str = "",
     devices = _devices(cfg, mesh)
     spd = math.ceil(cfg.population.num_seeds / len(devices))
     est = estimate_memory(cfg, spd)
+    budget = memory_budget(cfg, devices[0]) if cfg.population.seed_group == 0 else None
+    if budget is not None and est.per_device > budget and group_that_fits(est, budget):
+        # The population will compute its seeds in groups that fit (choose_seed_group).
+        est = estimate_memory(cfg, spd, group=group_that_fits(est, budget))
     where = f"{what}: " if what else ""
     advice = ("reduce the model (model.width, model.depth), train.batch_size or "
               "population.num_seeds, set population.seed_group to compute fewer seeds at once, "

@@ -82,7 +82,7 @@ FILL_VALUES = {"metrics": "NaN", "diverged": False, "diverged_at": -1}
 STORE_ENTRIES = (GROUP_KEY, *ARRAY_DIMS, CHECKPOINTS)
 # Config fields that do not change any stored number: a run may resume with them changed. An entry
 # ending in "." ignores every field under that section.
-RESUME_IGNORED = ("name", "train.checkpoint_every_chunks", "analysis.")
+RESUME_IGNORED = ("name", "train.checkpoint_every_chunks", "sweep.nest", "analysis.")
 
 # --------------------------------------------------------------------------------------------
 # Metadata helpers.

@@ -19,7 +19,8 @@ from emergence_jax.core.config import ExperimentConfig, get_field, set_field, to
 from emergence_jax.core.errors import ConfigError
 from emergence_jax.io.run_store import config_fingerprint, library_versions
 
-__all__ = ["ScalePoint", "build_metadata", "default_out", "expand", "format_coords"]
+__all__ = ["ScalePoint", "build_metadata", "default_out", "expand", "format_coords",
+           "nest_sources"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,36 @@ def expand(cfg: ExperimentConfig) -> list[ScalePoint]:
     for name in names:
         get_field(cfg, name)
     return points
+
+
+def nest_sources(points: list[ScalePoint]) -> list[int]:
+    """For each point, the point whose training run produces its results: itself, or (with
+    ``sweep.nest``) the longest point whose config differs from its own only in ``train.steps``
+    and whose learning rates agree with its own over its steps (``schedule_is_prefix``), and
+    whose chunks are of one evaluation exactly when its own are (see below). Such a
+    point's trajectory is a prefix of the longer one's — seeds, data order and updates are the
+    same step for step — so its evaluations, flags and final state are read from that run."""
+    sources = [p.index for p in points]
+    if not points or not points[0].config.sweep.nest:
+        return sources
+    from emergence_jax.core.population import schedule_is_prefix  # JAX only when nesting
+
+    def rest(p: ScalePoint) -> ExperimentConfig:
+        return dataclasses.replace(p.config, train=dataclasses.replace(p.config.train, steps=0))
+
+    def one_block_chunks(p: ScalePoint) -> bool:
+        # XLA inlines a loop of one iteration, which can change the float rounding of a chunk
+        # of one evaluation against that of a longer chunk by an ulp; nesting across the two
+        # would then not reproduce training alone bit for bit.
+        return p.config.train.chunk_evals == 1
+
+    for p in points:
+        lead = max((q for q in points if rest(q) == rest(p)),
+                   key=lambda q: (q.config.train.steps, -q.index))
+        if (lead.index != p.index and one_block_chunks(p) == one_block_chunks(lead)
+                and schedule_is_prefix(p.config, lead.config)):
+            sources[p.index] = lead.index
+    return sources
 
 
 def default_out(cfg: ExperimentConfig) -> str:

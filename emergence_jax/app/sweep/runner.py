@@ -1,8 +1,10 @@
 """Running a sweep: one population per scale point, trained into a run store, resumable.
 
 ``run_sweep(cfg, out)`` trains the points one after another, each as one ``Population`` (one
-compiled program) driven by ``Population.train`` — the one training loop — with an ``on_chunk``
-writer that, after every chunk of evaluations,
+compiled program) driven by ``Population.train`` — the one training loop. Points that differ only
+in ``train.steps`` and whose schedules nest (``points.nest_sources``) are one run of the longest,
+which writes the shorter ones too (``_train_group``). The ``on_chunk`` writer, after every chunk
+of a point's own evaluations,
 
 1. writes that chunk of per-seed metrics (and divergence flags) to the store and waits for it,
 2. saves a checkpoint of the population state (every ``train.checkpoint_every_chunks`` chunks and
@@ -34,7 +36,8 @@ import numpy as np
 from emergence_jax.analysis.outcomes import PointOutcome
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.sweep.console import headline_metrics, point_summary
-from emergence_jax.app.sweep.points import build_metadata, default_out, expand, format_coords
+from emergence_jax.app.sweep.points import (build_metadata, default_out, expand, format_coords,
+                                            nest_sources)
 from emergence_jax.app.sweep.preemption import StopRequest
 from emergence_jax.core.config import ExperimentConfig, validate
 from emergence_jax.core.errors import Preempted, StoreError
@@ -105,6 +108,31 @@ def _open_store(loc: Location, meta: dict, overwrite: bool, writer: bool, break_
     return lock, store
 
 
+def _groups(points, sources: list[int]) -> list[list[int]]:
+    """Training runs: the points each one writes, shortest first and its own point last, in the
+    order of their first point."""
+    groups: dict[int, list[int]] = {}
+    for p in points:
+        groups.setdefault(sources[p.index], []).append(p.index)
+    return [sorted(g, key=lambda i: (points[i].config.train.steps, i == lead))
+            for lead, g in groups.items()]
+
+
+def plan_lines(points, sources: list[int]) -> list[str]:
+    """What the sweep prints before training: which points are read from which run."""
+    lines = []
+    total = len(points)
+    for group in _groups(points, sources):
+        if len(group) == 1:
+            continue
+        lead, rest = group[-1], group[:-1]
+        lines.append(f"scale point {lead + 1}/{total} ({format_coords(points[lead].coords)}) is "
+                     f"trained once; point(s) "
+                     + ", ".join(f"{i + 1} ({format_coords(points[i].coords)})" for i in rest)
+                     + " are read from its run (sweep.nest; --no-nest trains each alone)")
+    return lines
+
+
 def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
            stop: StopRequest) -> Run:
     import jax
@@ -112,16 +140,20 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
     criterion = SuccessCriterion.from_config(cfg)
     num_evals = meta["num_evals"]  # per point
     eval_every = points[0].config.train.eval_every
+    sources = nest_sources(points)
+    groups = _groups(points, sources)
     bar = None
     if progress and writer:  # one bar per job, not per process
         from tqdm.auto import tqdm
-        bar = tqdm(total=sum(p.config.train.steps for p in points),
-                   initial=_steps_done(store.completion, num_evals, eval_every), unit="step",
-                   dynamic_ncols=True)
+        bar = tqdm(total=sum(points[g[-1]].config.train.steps for g in groups),
+                   initial=_steps_done(store.completion, num_evals, eval_every, groups),
+                   unit="step", dynamic_ncols=True)
     # Lines are printed by process 0 only: it is the writer, so what it reads back for a point's
     # summary is in the store (another process could read it before process 0 has written).
     emit = ((lambda _line: None) if log is None or not writer
             else (bar.write if bar is not None else log))
+    for line in plan_lines(points, sources):
+        emit(line)
 
     def summary(p: int, **extra) -> str:
         """The point's line, from what the store holds at its last evaluation."""
@@ -137,24 +169,32 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
                                 criterion, **extra))
 
     try:
-        for point, pop in zip(points, populations):
-            p = point.index
-            repairs = store.repairs.get(p, [])
-            if store.completion[p] >= num_evals[p] and not repairs:
-                if writer and log is not None:
-                    emit(summary(p) + " (already complete)")
+        for gi, group in enumerate(groups):
+            lead = group[-1]
+            todo = []
+            for p in group:
+                repairs = store.repairs.get(p, [])
+                if store.completion[p] >= num_evals[p] and not repairs:
+                    if writer and log is not None:
+                        emit(summary(p) + " (already complete)")
+                    continue
+                todo.append(p)
+                if repairs:
+                    spans = ", ".join(f"{a + 1}..{b}" for a, b in repairs)
+                    emit(f"[{p + 1}/{len(points)}] {format_coords(points[p].coords)}: re-training "
+                         f"the lost evaluations {spans}")
+            if not todo:
                 continue
-            if stop.requested():  # asked between two points: the next has not started
-                raise Preempted(f"stopped by {stop.name()} before scale point {p + 1}/"
+            if stop.requested():  # asked between two runs: the next has not started
+                raise Preempted(f"stopped by {stop.name()} before scale point {lead + 1}/"
                                 f"{len(points)}; the points before it are saved in {loc}")
-            if repairs:
-                spans = ", ".join(f"{a + 1}..{b}" for a, b in repairs)
-                emit(f"[{p + 1}/{len(points)}] {format_coords(point.coords)}: re-training the lost "
-                     f"evaluations {spans}")
             start = time.perf_counter()
-            _train_point(pop, p, store, loc, meta, writer, bar, len(points), repairs, stop)
-            if writer and log is not None:
-                emit(summary(p, seconds=time.perf_counter() - start))
+            members = [(p, populations[p]) for p in group]
+            _train_group(members, store, loc, meta, writer, bar, len(points), groups, gi, stop)
+            seconds = time.perf_counter() - start
+            for p in todo if writer and log is not None else ():
+                line = summary(p, seconds=seconds)
+                emit(line if p == lead else f"{line} (read from the run of point {lead + 1})")
     finally:
         if bar is not None:
             bar.close()
@@ -165,89 +205,144 @@ def _sweep(cfg, points, populations, meta, loc, store, writer, progress, log,
 
 
 def _steps_done(completion: list[int], num_evals: list[int], eval_every: int,
-                skip: int | None = None) -> int:
-    return sum(min(c, n) * eval_every for i, (c, n) in enumerate(zip(completion, num_evals))
-               if i != skip)
+                groups: list[list[int]], skip: int | None = None) -> int:
+    """Steps trained so far, counted once per training run (the progress bar's position)."""
+    return sum(max(min(completion[p], num_evals[p]) for p in g) * eval_every
+               for i, g in enumerate(groups) if i != skip)
 
 
-def _train_point(pop, p: int, store: RunStore, loc: Location, meta: dict, writer: bool, bar,
-                 total_points: int, repairs: list[tuple[int, int]] = (),
+def _flags_at(status: dict[str, np.ndarray], step: int) -> dict[str, np.ndarray]:
+    """The seeds' flags after ``step`` steps, from their flags at a later step of the same run:
+    a seed diverged by then iff it diverged at an earlier step."""
+    diverged = status["diverged"] & (status["diverged_at"] < step)
+    return {"diverged": diverged, "diverged_at": np.where(diverged, status["diverged_at"], -1)}
+
+
+def _train_group(members, store: RunStore, loc: Location, meta: dict, writer: bool, bar,
+                 total_points: int, groups: list[list[int]], gi: int,
                  stop: StopRequest | None = None) -> None:
-    """Trains scale point ``p`` from its latest checkpoint (or from scratch) with
-    ``Population.train``; after each chunk: metrics written and committed -> checkpoint (when
-    due) -> completion recorded. The point's own ``train.chunk_evals`` evaluations are written
-    per chunk. Chunks to ``repairs`` (evaluation ranges the store lost) start training at the
-    nearest checkpoint before them; of the chunks already counted, only those are written. When
-    ``stop`` is requested after a chunk that is not the point's last, that chunk is checkpointed
-    and recorded and ``Preempted`` is raised."""
+    """Trains one run — the last member's population, with its own compiled chunk — and writes
+    every member point ``(p, pop)`` from it: a single point on its own, or the nested points of
+    one run (shortest first). Each member's stored numbers are those of training it alone:
+
+    * its evaluations are the run's first ``num_evals``, written in chunks of its own
+      ``train.chunk_evals``, each once the run has passed it;
+    * its flags are those at its chunk's last step (``_flags_at``);
+    * its checkpoints: the longest point's as when trained alone; a shorter point's final one
+      when its last step is a chunk end of the run (a point's checkpoints serve only to resume
+      it; a finished point needs none).
+
+    Per member chunk: metrics written and committed -> checkpoint (when due) -> completion
+    recorded. The run resumes at the latest checkpoint of the trajectory (any member's, on a
+    chunk end of the run) at or before the first evaluation some member still needs (its
+    completion, or a chunk the store lost: ``repairs``), or from scratch; of the chunks already
+    counted, only lost ones are written again."""
     from emergence_jax.io.checkpoint import PopulationCheckpointer
 
-    train = pop.cfg.train
-    every = train.checkpoint_every_chunks
+    tpop = members[-1][1]
+    every = tpop.cfg.train.checkpoint_every_chunks
+    ee = tpop.cfg.train.eval_every
     names = meta["metric_names"]
-    ckpt_loc = loc.child(f"checkpoints/point_{p:04d}") if every > 0 else None
-    ckpt = (PopulationCheckpointer(ckpt_loc)
-            if ckpt_loc is not None and ckpt_loc.orbax_path() is not None else None)
+    d = tpop.cfg.train.chunk_evals
+    ckpts: dict[int, PopulationCheckpointer | None] = {}
+    for p, _ in members:
+        ckpt_loc = loc.child(f"checkpoints/point_{p:04d}") if every > 0 else None
+        ckpts[p] = (PopulationCheckpointer(ckpt_loc)
+                    if ckpt_loc is not None and ckpt_loc.orbax_path() is not None else None)
     try:
-        done = store.completion[p]
-        latest = ckpt.latest_step() if ckpt is not None else None
-        if latest is not None and latest // train.eval_every > done:
-            # Interrupted after the checkpoint became final but before the metadata update;
-            # its metrics were committed before the checkpoint was saved.
-            done = latest // train.eval_every
-            if writer:
-                store.set_completion(p, done)
-        counted = done // train.chunk_evals  # chunks written and counted
-        ce = train.chunk_evals
-        lost = sorted({c for a, b in repairs for c in range(a // ce, (b - 1) // ce + 1)})
-        if counted >= pop.num_chunks and not lost:
-            return  # finished: only its completion had not been recorded
-        start = min(lost + [counted]) * pop.chunk_steps
-        start_step = max((s for s in (ckpt.steps() if ckpt is not None else []) if s <= start),
-                         default=None)
-        state = pop.init() if start_step is None else ckpt.restore(pop, start_step)
-        end_chunk = pop.num_chunks if counted < pop.num_chunks else max(lost) + 1
-        first_chunk = pop.steps_done(state) // pop.chunk_steps
+        plan = {}  # point -> (own chunks counted, own chunks lost)
+        for p, pop in members:
+            done = store.completion[p]
+            latest = ckpts[p].latest_step() if ckpts[p] is not None else None
+            if latest is not None and latest // ee > done:
+                # Interrupted after the checkpoint became final but before the metadata update;
+                # its metrics were committed before the checkpoint was saved.
+                done = latest // ee
+                if writer:
+                    store.set_completion(p, done)
+            ce = pop.cfg.train.chunk_evals
+            counted = done // ce
+            lost = sorted({c for a, b in store.repairs.get(p, [])
+                           for c in range(a // ce, (b - 1) // ce + 1)})
+            if counted < pop.num_chunks or lost:
+                plan[p] = (counted, lost)
+        if not plan:
+            return  # finished: only completions had not been recorded
+        own = dict(members)
+        start_eval = min(min(lost + [counted]) * own[p].cfg.train.chunk_evals
+                         for p, (counted, lost) in plan.items())
+        end_eval = max(own[p].cfg.train.num_evals if counted < own[p].num_chunks
+                       else (max(lost) + 1) * own[p].cfg.train.chunk_evals
+                       for p, (counted, lost) in plan.items())
+        found = [(s, p) for p, c in ckpts.items() if c is not None for s in c.steps()
+                 if s <= start_eval * ee and s % tpop.chunk_steps == 0]
+        state = tpop.init() if not found else ckpts[max(found)[1]].restore(tpop, max(found)[0])
+        first_chunk = tpop.steps_done(state) // tpop.chunk_steps
         if bar is not None:
-            bar.set_description(f"scale point {p + 1}/{total_points}")
-            bar.n = _steps_done(store.completion, meta["num_evals"], train.eval_every, skip=p) \
-                + first_chunk * pop.chunk_steps
+            bar.set_description(f"scale point {members[-1][0] + 1}/{total_points}")
+            bar.n = _steps_done(store.completion, meta["num_evals"], ee, groups, skip=gi) \
+                + first_chunk * tpop.chunk_steps
             bar.refresh()
         clock = {"start": time.perf_counter()}
+        end_chunk = -(-end_eval // d)
+        columns: dict[int, np.ndarray] = {}  # evaluation index -> metrics [S, M], until written
+        next_chunk = {p: 0 for p in plan}    # each member's next own chunk to consider
 
         def on_chunk(c: int, state, metrics: dict) -> None:
-            if c < counted and c not in lost:
-                return  # intact in the store: recomputed only on the way to a lost chunk
-            block = np.stack([metrics[n] for n in names], axis=-1)  # [S, chunk_evals, M]
-            # The flags are the point's latest: a repaired earlier chunk leaves them alone.
-            status = (pop.seed_status(state) if c >= counted or c + 1 == pop.num_chunks
-                      else {"diverged": None, "diverged_at": None})
-            if writer:
-                store.write_chunk(p, c * train.chunk_evals, block, status["diverged"],
-                                  status["diverged_at"])
-            # Asked only between chunks of this run, so every process asks at the same chunks.
-            stopping = stop is not None and c + 1 < end_chunk and stop.requested()
-            if ckpt is not None and c >= counted and ((c + 1) % every == 0 or stopping
-                                                      or c + 1 == pop.num_chunks):
-                ckpt.save(pop, state)
-            if writer:
-                store.set_completion(p, max(store.completion[p], (c + 1) * train.chunk_evals))
-            if stopping:
-                saved = ("saved" if ckpt is not None else
-                         "written, but this store keeps no checkpoints, so the point restarts")
-                raise Preempted(f"stopped by {stop.name()} after evaluation "
-                                f"{(c + 1) * train.chunk_evals}/{pop.cfg.train.num_evals} of "
-                                f"scale point {p + 1}/{total_points}; progress {saved} in {loc}")
+            block = np.stack([metrics[n] for n in names], axis=-1)  # [S, d, M]
+            for j in range(d):
+                columns[c * d + j] = block[:, j]
+            done = (c + 1) * d  # evaluations the run has made
+            status = None
+            for p, pop in members:
+                if p not in plan:
+                    continue
+                ce, counted, lost = pop.cfg.train.chunk_evals, *plan[p]
+                while next_chunk[p] < pop.num_chunks and (next_chunk[p] + 1) * ce <= done:
+                    k = next_chunk[p]
+                    next_chunk[p] += 1
+                    evals = range(k * ce, (k + 1) * ce)
+                    if k < counted and k not in lost:
+                        continue  # intact in the store (the run starts early enough for others)
+                    status = pop.seed_status(state) if status is None else status
+                    # The flags are the point's latest: a repaired earlier chunk leaves them alone.
+                    flags = (_flags_at(status, evals[-1] * ee + ee)
+                             if k >= counted or k + 1 == pop.num_chunks
+                             else {"diverged": None, "diverged_at": None})
+                    if writer:
+                        store.write_chunk(p, k * ce, np.stack([columns[i] for i in evals], axis=1),
+                                          flags["diverged"], flags["diverged_at"])
+                    last = k + 1 == pop.num_chunks
+                    due = (k + 1) % every == 0 or last if pop is tpop else last
+                    if ckpts[p] is not None and k >= counted and due and (k + 1) * ce == done:
+                        ckpts[p].save(tpop, state)  # the state is at exactly this chunk's end
+                    if writer:
+                        store.set_completion(p, max(store.completion[p], (k + 1) * ce))
+            for i in [i for i in columns if i < min(next_chunk[p] * own[p].cfg.train.chunk_evals
+                                                    for p in plan)]:
+                del columns[i]  # every member has passed it
+            # Asked only between chunks of the run, so every process asks at the same chunks.
+            if stop is not None and c + 1 < end_chunk and stop.requested():
+                lead = members[-1][0]
+                saved = "written, but this store keeps no checkpoints, so the run restarts"
+                if ckpts[lead] is not None:
+                    if ckpts[lead].latest_step() != (c + 1) * tpop.chunk_steps:
+                        ckpts[lead].save(tpop, state)
+                    saved = "saved"
+                raise Preempted(f"stopped by {stop.name()} after evaluation {done}/"
+                                f"{tpop.cfg.train.num_evals} of scale point {lead + 1}/"
+                                f"{total_points}; progress {saved} in {loc}")
             if bar is not None:
                 if c == first_chunk:  # the first chunk includes compilation: rate from the next
                     clock["start"] = time.perf_counter()
                 else:
                     elapsed = max(time.perf_counter() - clock["start"], 1e-9)
-                    rate = (c - first_chunk) * pop.chunk_steps * pop.num_seeds / elapsed
+                    rate = (c - first_chunk) * tpop.chunk_steps * tpop.num_seeds / elapsed
                     bar.set_postfix_str(f"{rate:,.0f} seed-steps/s")
-                bar.update(pop.chunk_steps)
+                bar.update(tpop.chunk_steps)
 
-        pop.train(state, on_chunk=on_chunk, collect=False, end_chunk=end_chunk)
+        tpop.train(state, on_chunk=on_chunk, collect=False, end_chunk=end_chunk)
     finally:
-        if ckpt is not None:
-            ckpt.close()
+        for c in ckpts.values():
+            if c is not None:
+                c.close()

@@ -135,6 +135,10 @@ class PopulationConfig:
         "seeds vectorised together on one device: 0 = all of the device's seeds at once (fastest on "
         "accelerators); k > 0 = groups of k run one after another inside the compiled chunk, which "
         "bounds memory per device and keeps CPU working sets in cache. Results do not change."))
+    memory_budget: int = number(0, low=0, doc=(
+        "bytes per device the population's compiled chunk may use; with seed_group 0, a chunk "
+        "that needs more computes the device's seeds in groups sized to fit (XLA's compiled "
+        "memory analysis). 0 = 90% of an accelerator's memory, and no splitting on CPU"))
 
     def check(self, prefix: str) -> None:
         last = self.first_seed + self.num_seeds - 1
@@ -155,6 +159,11 @@ class SweepConfig:
     scale_variable: str = dataclasses.field(default="params", metadata={"doc": (
         "the scale statistics use: a derived size (" + ", ".join(SCALE_VARIABLES) + ") or one of "
         "the swept fields (e.g. task.ones_per_row)")})
+    nest: bool = dataclasses.field(default=True, metadata={"doc": (
+        "train points that differ only in train.steps, and whose learning-rate schedules agree "
+        "over the shorter run (a constant rate after warmup: optimizer.end_lr_fraction=1), as "
+        "one run of the longest, writing the shorter points from it; the stored numbers are "
+        "the same as training each alone. false trains every point on its own")})
 
     def check(self, prefix: str) -> None:
         check_scale_variable(self.scale_variable, f"{prefix}scale_variable")

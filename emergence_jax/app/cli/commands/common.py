@@ -21,8 +21,17 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, required: bool = T
                         help="override a config field, e.g. --set model.width=128 (repeatable)")
 
 
+def add_nest_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-nest", dest="nest", action="store_false",
+                        help="train every scale point on its own, even points that are prefixes "
+                             "of a longer one's run (same as --set sweep.nest=false)")
+
+
 def load(args: argparse.Namespace) -> ExperimentConfig:
-    return load_experiment(args.experiment, args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "nest", True) is False:
+        overrides.append("sweep.nest=false")
+    return load_experiment(args.experiment, overrides)
 
 
 def _optional_float(text: str) -> float | None:

@@ -3,7 +3,8 @@ command; rerunning resumes whatever is already done."""
 
 from __future__ import annotations
 
-from emergence_jax.app.cli.commands.common import add_experiment_arguments, load
+from emergence_jax.app.cli.commands.common import (add_experiment_arguments,
+                                                   add_nest_argument, load)
 
 HELP = "sweep, fit and report an experiment in one command, resuming whatever is already done"
 
@@ -17,6 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--break-lock", action="store_true",
                         help="take over the run store's writer lock from a process that no "
                              "longer runs (see docs/run-store.md)")
+    add_nest_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

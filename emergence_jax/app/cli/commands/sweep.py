@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from emergence_jax.app.cli.commands.common import add_experiment_arguments, load
+from emergence_jax.app.cli.commands.common import (add_experiment_arguments,
+                                                   add_nest_argument, load)
 
 HELP = "train every scale point of an experiment into a run store; rerun to resume"
 
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--break-lock", action="store_true",
                         help="take over the run store's writer lock from a process that no "
                              "longer runs (e.g. on another host); see docs/run-store.md")
+    add_nest_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -74,3 +74,20 @@ def test_value_bins_is_validated():
     data, _ = simulate_outside("drift", seed=0, seeds=5)
     with pytest.raises(ConfigError, match="value_bins"):
         fit_distribution(data, value_bins=-1, **FAST)
+
+
+@pytest.mark.slow      # 25,000 seeds: ~20 s on a free 2-core machine
+def test_a_large_population_fits_and_checks_in_bounded_work():
+    from emergence_jax.analysis.checks import PIT_SEEDS
+    data, truth = simulate_outside("drift", seed=3, seeds=2_500)     # 10 scales x 2,500 seeds
+    fit = fit_distribution(data, threshold=0.5, compare=False, curve="logistic", method="svi",
+                           svi_steps=500, chains=2, samples=100, progress=False, warn=False)
+    assert fit.spec.bins == AUTO_BINS
+    assert np.max(np.abs(fit.p_success(data.scales).mean - truth)) < 0.06
+    chk = fit.check()
+    # the PIT of a random PIT_SEEDS seeds per scale; every scale's verdict is computed
+    assert np.isfinite(chk.pit).sum() == len(data.scales) * PIT_SEEDS
+    assert 0.0 <= chk.pit_ks_p <= 1.0
+    for row in chk.scales:
+        assert row.seeds == 2_500 and 0.0 <= row.lower <= row.upper <= 1.0
+        assert np.isfinite(row.p_value) and all(np.isfinite(row.quantile_p))

@@ -43,6 +43,9 @@ def test_presets_load(path):
     assert load_experiment(path).name == names[0]  # cpu is the default
 
 
+# ~1 min each on 2 cores: the default suite trains every experiment file in
+# tests/test_experiments.py; this adds the fit and the report panels
+@pytest.mark.slow
 @pytest.mark.parametrize("path", REPROS, ids=lambda p: p.stem)
 def test_tiny_run_end_to_end(path, tmp_path):
     cfg = load_experiment(path)

@@ -24,7 +24,7 @@ import dataclasses
 import platform
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class _Posterior:
     params: dict
     sites: dict
     diagnostics: Any
-    loglik: np.ndarray
+    loglik: np.ndarray | Callable[[], np.ndarray]   # [draws, rows], or how to compute it
     weights: np.ndarray
     inverse: np.ndarray
     seed_prob: np.ndarray | None
@@ -202,7 +202,8 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
              "rule": "the simplest form whose elpd is within max(1, SE of the difference) of "
                      "the best", "forms": table}
     return _Posterior(spec=spec, params=params, sites={}, diagnostics=diag,
-                      loglik=hurdle.pointwise(params, chosen, spec, prep),
+                      # draws x rows: computed only when a model comparison asks for it
+                      loglik=lambda: hurdle.pointwise(params, chosen, spec, prep),
                       weights=prep.rw[:prep.n_unique], inverse=prep.inverse,
                       seed_prob=prep.succeeded.astype(np.float64), xbar=prep.center,
                       unit=prep.unit, curve=curve)
@@ -212,7 +213,11 @@ def _aligned(a: _Posterior, b: _Posterior) -> tuple[np.ndarray, np.ndarray, np.n
     """The two fits' pointwise log-likelihoods on common rows (unique pairs of their rows, each
     weighted by the seeds it holds)."""
     pairs, count = np.unique(np.stack([a.inverse, b.inverse], 1), axis=0, return_counts=True)
-    return a.loglik[:, pairs[:, 0]], b.loglik[:, pairs[:, 1]], count.astype(np.float64)
+    return _loglik(a)[:, pairs[:, 0]], _loglik(b)[:, pairs[:, 1]], count.astype(np.float64)
+
+
+def _loglik(post: _Posterior) -> np.ndarray:
+    return post.loglik() if callable(post.loglik) else post.loglik
 
 
 def compare_models(fits: dict, weights: np.ndarray) -> dict:

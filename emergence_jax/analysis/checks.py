@@ -194,7 +194,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     g = fit._g(group)
     data = fit.data if len(fit.groups) == 1 else fit.data.only_group(fit.groups[g])
     criterion = fit.criterion
-    keep = _thin(fit.num_draws, int(np.bincount(np.unique(data.scale, return_inverse=True)[1]).max()))
+    keep = _thin(fit.num_draws, int(np.unique(data.scale, return_counts=True)[1].max()))
     rng = np.random.default_rng(seed)
     rows, pits = [], np.full(len(data), np.nan)
     scales = data.scales
@@ -219,20 +219,19 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         p_ge = 1.0 - (stats.binom.cdf(k_obs - 1, n, p_succ).mean() if k_obs > 0 else 0.0)
         p_val = float(min(1.0, 2 * min(p_le, p_ge)))
 
-        # order statistics of the metric
+        # order statistics of the metric: the j-th smallest of n, j = ⌈q·n⌉ (at least 1)
+        q_index = [max(1, int(math.ceil(q * n))) - 1 for q in QUANTILE_LEVELS]
         grid = pred.grid()
         if fit.spec.likelihood != "betabinomial" and grid.size > _GRID:
             # above _GRID_ALL_VALUES seeds the grid takes the observed order statistics, not
             # every value, so the cost stays draws x (_GRID + a few) however large the scale
-            observed = y if n <= _GRID_ALL_VALUES else y[
-                [max(1, int(math.ceil(q * n))) - 1 for q in QUANTILE_LEVELS]]
+            observed = y if n <= _GRID_ALL_VALUES else y[q_index]
             grid = np.unique(np.concatenate([np.linspace(0, 1, _GRID), observed,
                                              [c.low for c in pred.components],
                                              [c.high for c in pred.components]]))
         F_grid = pred.cdf(grid)[:, 0, :]                      # [S, K]
         # the predictive CDF at the sorted values the check needs: the quantiles' order
         # statistics and the PIT's seeds (all of them up to PIT_SEEDS, else a random subset)
-        q_index = [max(1, int(math.ceil(q * n))) - 1 for q in QUANTILE_LEVELS]
         pit_index = (np.arange(n) if n <= PIT_SEEDS
                      else np.sort(rng.choice(n, PIT_SEEDS, replace=False)))
         at = np.unique(np.concatenate([pit_index, q_index,
@@ -243,8 +242,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         def col(F, i):
             return F[:, np.searchsorted(at, i)]
         q_obs, q_lo, q_hi, q_p = [], [], [], []
-        for q in QUANTILE_LEVELS:
-            j = max(1, int(math.ceil(q * n)))
+        for j in (k + 1 for k in q_index):
             v = y[j - 1]
             P_grid = betainc(j, n - j + 1, F_grid).mean(0)
             a, b = _interval_from_cdf(grid, P_grid, level)

@@ -177,11 +177,12 @@ class FittedDistribution:
         v = self.params[name][:, g]
         return v if draws is None else v[draws]
 
-    def _p_or_zero(self, name: str, g: int, draws=None) -> np.ndarray:
-        """A parameter that fits saved before it existed lack (it was 0 in their model)."""
+    def _p_or(self, name: str, default: float, g: int, draws=None) -> np.ndarray:
+        """A parameter, or ``default`` for every draw where the fit has none (e.g. fits saved
+        before it existed)."""
         if name in self.params:
             return self._p(name, g, draws)
-        return np.zeros(self.num_draws if draws is None else len(draws))
+        return np.full(self.num_draws if draws is None else len(draws), default)
 
     def _summ(self, draws: np.ndarray, scalar: bool, level: float | None) -> Interval:
         level = DEFAULT_LEVEL if level is None else float(level)
@@ -249,14 +250,12 @@ class FittedDistribution:
                                      low=low, high=low if spec.points[j] else high, k0=k0,
                                      m=max(m, 0)))
                 continue
-            mu = _sigmoid(self._p(f"{side}_gamma", g, draws)[:, None]
-                          + self._p(f"{side}_delta", g, draws)[:, None] * z
-                          + self._p_or_zero(f"{side}_eta", g, draws)[:, None] * z * z)
+            mu, kappa = hurdle.side_shape(
+                *(self._p_or(f"{side}_{n}", d, g, draws)[:, None]
+                  for n, d in hurdle.SHAPE_DEFAULTS.items()), z)
             mass = (self._p(f"{side}_mass", g, draws)[:, None] if spec.masses[j] else zeros)
             outer_high = hurdle.outer_is_high(side, spec.direction)
-            kappa = self._p(f"{side}_kappa", g, draws)[:, None] * np.exp(
-                self._p_or_zero(f"{side}_zeta", g, draws)[:, None] * z)
-            out.append(Component(weight, mu, np.minimum(kappa, hurdle.KAPPA_MAX),
+            out.append(Component(weight, mu, kappa,
                                  zeros if outer_high else mass, mass if outer_high else zeros,
                                  low=low, high=high, k0=k0, m=m))
         return out

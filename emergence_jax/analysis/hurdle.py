@@ -35,7 +35,8 @@ within-side parameters by another (``make_model``). With ``curve='auto'`` PSIS-L
 picks the form (``select_curve``).
 
 Priors (z units): γ ~ Normal(0, 2); δ ~ Normal(0, 2); κ ~ LogNormal(log 10, 1.5) (at most 10⁴);
-η ~ Normal(0, 1); ζ ~ Normal(0, 1); p ~ Beta(1, 1); the curve forms' priors are in ``emergence_jax.analysis.curve_forms``.
+η ~ Normal(0, 1); ζ ~ Normal(0, 1); p ~ Beta(1, 1); the curve forms' priors are in
+``emergence_jax.analysis.curve_forms``.
 
 Data enter as weighted unique rows (identical seeds share one likelihood term): the sides as
 success / failure counts per scale, the values as unique (scale, side, value[, n]) rows.
@@ -87,8 +88,6 @@ class HurdleData:
     rcell: np.ndarray     # int32 [U]    value row -> scale
     rside: np.ndarray     # int32 [U]    1 success side, 0 failure side
     ru: np.ndarray        # float64 [U]  position within the side's interval (continuous)
-    rlogu: np.ndarray     # float64 [U]  log u and log(1 − u): data, so the sampler's likelihood
-    rlog1mu: np.ndarray   #              is multiply-adds per row
     rk: np.ndarray        # float64 [U]  count offset within the side (counts)
     rm: np.ndarray        # float64 [U]  the side's count range (counts)
     rlogc: np.ndarray     # float64 [U]  log binomial coefficient C(m, k')
@@ -104,8 +103,7 @@ class HurdleData:
     def arrays(self) -> dict:
         """The within-side model's inputs (``make_model``), in its argument order."""
         return {"gz": self.gz, "gside": self.gside, "gm": self.gm, "rgrp": self.rgrp,
-                "rside": self.rside, "ru": self.ru, "rlogu": self.rlogu,
-                "rlog1mu": self.rlog1mu, "rk": self.rk, "rm": self.rm,
+                "rside": self.rside, "ru": self.ru, "rk": self.rk, "rm": self.rm,
                 "rlogc": self.rlogc, "rend": self.rend, "rw": self.rw}
 
     def curve_arrays(self) -> tuple:
@@ -238,8 +236,7 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
         rgrp=np.concatenate([np.asarray(grp).reshape(-1), np.zeros(pad)]).astype(np.int32),
         csucc=np.concatenate([csucc, np.zeros(cpad)]),
         cfail=np.concatenate([ctot - csucc, np.zeros(cpad)]),
-        rcell=col(0, 0, np.int32), rside=col(1, 0, np.int32), ru=col(2, 0.5),
-        rlogu=np.log(col(2, 0.5)), rlog1mu=np.log1p(-col(2, 0.5)), rk=rk, rm=rm,
+        rcell=col(0, 0, np.int32), rside=col(1, 0, np.int32), ru=col(2, 0.5), rk=rk, rm=rm,
         rlogc=rlogc, rend=col(6, 0.0), rw=np.concatenate([mult, np.zeros(pad)]).astype(float),
         inverse=np.asarray(inverse).reshape(-1).astype(np.int64), succeeded=succeeded,
         center=center, unit=unit, n_cells=C, n_unique=U)
@@ -285,7 +282,7 @@ def make_model(spec: ModelSpec):
     import numpyro.distributions as dist
     from jax.scipy.special import gammaln
 
-    def model(gz, gside, gm, rgrp, rside, ru, rlogu, rlog1mu, rk, rm, rlogc, rend, rw):
+    def model(gz, gside, gm, rgrp, rside, ru, rk, rm, rlogc, rend, rw):
         w: dict[str, Any] = {}
         for j, s in enumerate(SIDES):
             if spec.points[j]:
@@ -305,7 +302,6 @@ def make_model(spec: ModelSpec):
             if spec.masses[j]:
                 w[f"{s}_mass"] = numpyro.sample(f"{s}_mass", dist.Beta(1.0, 1.0))
         ll = value_loglik(w, dict(gz=gz, gside=gside, gm=gm, rgrp=rgrp, rside=rside, ru=ru,
-                                  rlogu=rlogu, rlog1mu=rlog1mu,
                                   rk=rk, rm=rm, rlogc=rlogc, rend=rend), spec, jnp, gammaln)
         numpyro.factor("values", jnp.sum(rw * ll))
 
@@ -366,9 +362,7 @@ def value_loglik(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
     def per_group(name, default):
         vals = [xp.asarray(w.get(f"{s}_{name}", default))[..., None] + 0 * z for s in SIDES]
         return xp.where(gside == 1, vals[1], vals[0])
-    kappa = xp.minimum(per_group("kappa", 1.0) * xp.exp(per_group("zeta", 0.0) * z), KAPPA_MAX)
-    mu = 0.5 * (1 + xp.tanh(0.5 * (per_group("gamma", 0.0) + per_group("delta", 0.0) * z
-                                   + per_group("eta", 0.0) * z * z)))
+    mu, kappa = side_shape(*(per_group(n, d) for n, d in SHAPE_DEFAULTS.items()), z, xp)
     mu = xp.clip(mu, 1e-9, 1 - 1e-9)
     a, b = mu * kappa, (1 - mu) * kappa
     mass = per_group("mass", 0.0)[..., rgrp]
@@ -382,15 +376,27 @@ def value_loglik(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
         U = k.shape[-1]
         ll = (d["rlogc"] + lg[..., 4 * G:4 * G + U] + lg[..., 4 * G + U:] + const[..., rgrp])
     else:
-        logu = d["rlogu"] if "rlogu" in d else xp.log(d["ru"])
-        log1mu = d["rlog1mu"] if "rlog1mu" in d else xp.log1p(-d["ru"])
+        u = d["ru"]
         width = xp.asarray([max(_width(spec, s), 1e-300) for s in SIDES])[gside]
         lg = gammaln(xp.concatenate([kappa, a, b], -1))
         const = lg[..., :G] - lg[..., G:2 * G] - lg[..., 2 * G:] - xp.log(width)
-        inner = ((a[..., rgrp] - 1) * logu + (b[..., rgrp] - 1) * log1mu + const[..., rgrp])
+        inner = ((a[..., rgrp] - 1) * xp.log(u) + (b[..., rgrp] - 1) * xp.log1p(-u)
+                 + const[..., rgrp])
         ll = xp.where(end, xp.log(xp.where(end, mass, 1.0)), xp.log1p(-mass) + inner)
     point = xp.asarray(np.array(spec.points))[d["rside"]]
     return xp.where(point, 0.0, ll)
+
+
+# A side's shape parameters, with the value each takes where a model has no such parameter (a
+# single scale has no δ or ζ; fewer than 3 scales no η; fits saved before η and ζ existed).
+SHAPE_DEFAULTS = {"gamma": 0.0, "delta": 0.0, "eta": 0.0, "kappa": 1.0, "zeta": 0.0}
+
+
+def side_shape(gamma, delta, eta, kappa, zeta, z, xp=np):
+    """A side's Beta at z: mean position μ (logit μ = γ + δz + ηz²) and concentration κ·e^{ζz}
+    (at most KAPPA_MAX); the one definition the likelihood and the predictive share."""
+    mu = 0.5 * (1 + xp.tanh(0.5 * (gamma + delta * z + eta * z * z)))
+    return mu, xp.minimum(kappa * xp.exp(zeta * z), KAPPA_MAX)
 
 
 def _width(spec: ModelSpec, side: str) -> float:

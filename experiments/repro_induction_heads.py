@@ -10,7 +10,7 @@ Run (sweep + fit + report; see docs/reproductions.md):
 Presets.
   cpu (default)  2-layer attention-only transformers (2 heads, RoPE) of width 16, 32 and 64 on
                  the induction task (a random string of 4–8 distinct tokens out of 16, then its
-                 repeat); 20 seeds per width, 500 steps, evaluated every 20 steps. About 15
+                 repeat); 20 seeds per width, 500 steps, evaluated every 20 steps. About 5
                  minutes on 2 CPU cores.
   paper          widths 32 … 256 and 64 seeds per width, 2,000 steps on a 64-token alphabet with
                  strings of 8–32 tokens — not run for the committed numbers.
@@ -23,12 +23,10 @@ that never form the head (they copy through another circuit; see experiments/ind
 The report aligns the in-context-learning score (``test/icl_score``: late-token minus early-token
 loss), the repeat loss and the training loss at each seed's formation step.
 
-What to expect (cpu preset; committed numbers in docs/reproductions.md): in a development run of
-16 seeds per width for 800 steps, 8, 4 and 7 of 16 seeds formed the head, at steps 180–320
-(width 16), 120–280 (32) and 60–240 (64); the formation step falls with width (β₁ ≈ −0.2 per
-log-parameter) and PSIS-LOO strongly prefers a never-forming share (≈ 40% of seeds at every
-width). The ICL score and the repeat loss drop within one or two evaluations of the formation
-step.
+What to expect (cpu preset; committed numbers in docs/reproductions.md): 11, 6 and 9 of 20 seeds
+form the head, at steps 180–480 (width 16), 100–280 (32) and 60–240 (64); the formation step
+falls with width (β₁ ≈ −0.34 per log-parameter) and 40–50% of seeds are expected ever to form it
+at this budget. The ICL score and the repeat accuracy change most at the formation step.
 """
 
 from emergence_jax.core.config import (AnalysisConfig, ExperimentConfig, InductionConfig,

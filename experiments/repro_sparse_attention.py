@@ -11,9 +11,9 @@ Run (each preset is `emergence-jax run` = sweep + fit + report; see docs/reprodu
 Presets.
   cpu (default)  S = 6 state bits, s = 1, 2, 3 ones per row of A; 16 seeds of a 1-layer
                  transformer (width 32, 4 heads, learned positions) for 1,000 steps, evaluated
-                 every 20 steps. About 10 minutes on 2 CPU cores.
+                 every 20 steps. About 2 minutes on 2 CPU cores (sweep, fit and report).
   cpu-length     s = 2 ones per row, S = 4, 6, 8, 10 state bits (the context is 2S tokens); same
-                 model and budget. About 15 minutes on 2 CPU cores.
+                 model and budget. About 6 minutes on 2 CPU cores.
   paper          S = 16, s = 1 … 8; 64 seeds of a 2-layer transformer (width 128, 8 heads) for
                  20,000 steps — hours on one accelerator, not run for the committed numbers.
 
@@ -27,10 +27,10 @@ the Kaplan–Meier curves.
 
 What to expect (cpu preset; the committed numbers are in docs/reproductions.md): every seed
 learns the map within the budget, at a step that differs from seed to seed; both the mean and
-the spread of the emergence step grow with s (roughly 70 ± 10 steps at s = 1, 160 ± 40 at s = 2,
-350 ± 90 at s = 3 in a development run of 8 seeds), β₁ ≈ 1.5 (steps ∝ s^1.5). Per-position losses
-sit on the ln 2 plateau and drop one position at a time; the ground-truth attention score jumps
-at the drop. With cpu-length the emergence step grows with S.
+the spread of the emergence step grow with s (69 ± 10 steps at s = 1, 155 ± 31 at s = 2,
+349 ± 85 at s = 3 in the committed run), β₁ ≈ 1.5 (steps ∝ s^1.5). Per-position losses sit on the
+ln 2 plateau and drop, one position at a time at s = 3; the ground-truth attention score jumps at
+the drop for s ≤ 2. With cpu-length the emergence step grows with S (step ∝ S^1.7).
 """
 
 from emergence_jax.core.config import (AnalysisConfig, ExperimentConfig, LinearMapConfig,

@@ -32,6 +32,8 @@ def test_defaults_validate():
     ("task.eval_max_span=4", "task.train_max_span: need min_span <= train_max_span < eval_max_span"),
     ("sweep.axes={'model.wdth': [1, 2]}", "sweep.axes: model.wdth: model has no field 'wdth'"),
     ("model.width", "expected the form field.name=value"),
+    ("analysis.loss_metric=loss", "analysis.loss_metric: got 'loss'; allowed: '' (no loss-axis "
+                                  "analysis) or a metric name <set>/<name>"),
 ])
 def test_bad_overrides_name_the_field(override, message):
     with pytest.raises(ConfigError) as info:

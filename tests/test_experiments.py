@@ -35,4 +35,5 @@ def test_experiment_trains_a_tiny_version(path):
     _, metrics = pop.train()
     metric = cfg.analysis.metric or pop.task.success_metric
     assert metric in metrics
+    assert not cfg.analysis.loss_metric or cfg.analysis.loss_metric in metrics
     assert all(np.isfinite(v).all() for v in metrics.values())

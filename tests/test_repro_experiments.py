@@ -2,6 +2,7 @@
 tiny version of the default preset runs end to end through ``emergence-jax run`` — sweep, the
 experiment's own fit and the report with the study's panels."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -23,7 +24,20 @@ SMALL_AXES = {"task.ones_per_row": (1, 2), "task.num_bits": (3, 4), "model.width
 # The panels a tiny run already draws (no seed need have emerged within its 40 steps).
 PANELS = {"repro_sparse_attention": ["emergence_times.png", "family_test_loss_pos.png"],
           "repro_induction_heads": ["emergence_times.png", "probes.png"],
-          "repro_skill_composition": ["emergence_times.png", "skills.png"]}
+          "repro_skill_composition": ["emergence_times.png", "skills.png"],
+          "repro_distributional_scaling": ["distributions.png", "p_success.png",
+                                           "metric_comparison.png"],
+          "repro_loss_threshold": ["loss_axis.png", "metric_comparison.png"]}
+# Studies of when seeds acquire a capability fit an emergence-time model; the others fit the
+# outcome at the end of training (the default hurdle model).
+TIMING = {"repro_sparse_attention", "repro_induction_heads", "repro_skill_composition"}
+
+
+def _presets(path: Path) -> tuple[str, ...]:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PRESETS
 
 
 def test_every_study_has_a_repro_file():
@@ -34,12 +48,16 @@ def test_every_study_has_a_repro_file():
 def test_presets_load(path):
     text = path.read_text()
     assert text.lstrip().startswith('"""') and "emergence-jax run" in text
+    presets = _presets(path)
+    assert presets[0] == "cpu" and "paper" in presets
     names = []
-    for preset in ("cpu", "paper"):
+    for preset in presets:
         cfg = load_experiment(f"{path}:{preset}")
         names.append(cfg.name)
-        assert cfg.sweep.axes and cfg.analysis.model in EMERGENCE_TIME_MODELS
-    assert len(set(names)) == 2                   # presets write to different run directories
+        assert f"{path.name}:{preset}" in text or preset == "cpu", "docstring names the preset"
+        assert cfg.sweep.axes
+        assert (cfg.analysis.model in EMERGENCE_TIME_MODELS) == (path.stem in TIMING)
+    assert len(set(names)) == len(presets)        # presets write to different run directories
     assert load_experiment(path).name == names[0]  # cpu is the default
 
 
@@ -63,5 +81,8 @@ def test_tiny_run_end_to_end(path, tmp_path):
     for name in PANELS[path.stem]:
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     tables = json.loads((report / "tables.json").read_text())
-    assert len(tables["emergence_times"]) == 2
-    assert sum(r["seeds"] for r in tables["emergence_times"]) == 8
+    if path.stem in TIMING:
+        assert len(tables["emergence_times"]) == 2
+        assert sum(r["seeds"] for r in tables["emergence_times"]) == 8
+    else:
+        assert [r["seeds"] for r in tables["empirical"]] == [4, 4]

@@ -104,6 +104,7 @@ def test_queries_are_consistent(one_fit):
     assert abs(np.median(draws) - med.mean) / med.mean < 0.1
     rows = fit.scale_rows()
     assert [r["seeds"] for r in rows] == [25] * 4
+    assert all(r["step_q10"] < r["median_step"] < r["step_q90"] for r in rows)
     assert [r["emerged"] for r in rows] == [int(times.at(s).event.sum()) for s in SCALES]
     assert "β₁" in fit.summary() and fit.comparison is not None
     assert not fit.comparison["never_emerging_supported"]    # every simulated seed emerges

@@ -36,6 +36,23 @@ def test_curve_stats_hand_built():
         np.diff([0.0, 0.1, 0.1, 0.5, 0.5]) ** 2)))
 
 
+def test_step_share_and_abruptness_of_falling_curves():
+    s = npm.curve_stats(np.array([[0.0, 0.0, 0.0, 0.9], [0.0, 0.3, 0.6, 0.9],
+                                  [0.4, 0.4, 0.4, 0.4]]))
+    np.testing.assert_allclose(s["step_share"], [1.0, 1 / 3, 0.0])
+    # a loss that drops in one step is as abrupt as an accuracy that jumps, with the sign of an
+    # improvement; oriented the other way it would count as a fall
+    loss = np.array([[2.0, 2.0, 2.0, 1.1], [2.0, 1.7, 1.4, 1.1]])
+    a = npm.abruptness(loss, falling=True)
+    np.testing.assert_allclose(a["I"], [0.9, 0.9])
+    assert math.isinf(a["breakthroughness"][0]) and a["breakthroughness"][0] > 0
+    assert a["breakthroughness"][1] == pytest.approx(3.0)
+    np.testing.assert_allclose(a["step_share"], [1.0, 1 / 3])
+    assert np.all(npm.abruptness(loss)["I"] < 0)
+    one = npm.abruptness([0.1, 0.2, 0.7, 0.8])            # one curve, as a row
+    assert one["step_share"].shape == (1,) and one["step_share"][0] == pytest.approx(0.5 / 0.7)
+
+
 def test_dip_known_values():
     rng = np.random.default_rng(1)
     assert npm.dip_statistic(np.r_[np.zeros(50), np.ones(50)]) == pytest.approx(0.25)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emergence_jax import load_fit, load_run
+from emergence_jax.analysis.nonparametric import dip_test
 from emergence_jax.analysis.outcomes import point_outcomes
 from emergence_jax.app import cli
 
@@ -58,6 +59,11 @@ def test_run_writes_store_fit_and_report(study):
         assert row["seeds"] == 8
         assert row["p_success"] == pytest.approx(np.mean(values > 0.2))
         assert row["median"] == pytest.approx(float(np.median(values)))
+        assert row["dip_p_value"] == pytest.approx(dip_test(values)["p_value"])
+    first, second = (final[r["scale_point"]] for r in tables["empirical"])
+    assert np.isnan(tables["empirical"][0]["w2_from_previous"])
+    assert tables["empirical"][1]["w2_from_previous"] == pytest.approx(
+        np.sqrt(np.mean((np.sort(first) - np.sort(second)) ** 2)))   # equal seed counts
     fitted = tables["fit_at_scale_points"]
     scales = run.scale_values()
     np.testing.assert_allclose([r["scale"] for r in fitted], scales)

@@ -551,3 +551,28 @@ def test_which_points_nest():
     assert nest_sources(expand(ones)) == [1, 1]
     mixed = set_field(quick, "sweep.axes", {"train.steps": (25, 300)})  # 1 evaluation vs chunks of 4
     assert nest_sources(expand(mixed)) == [0, 1]
+
+
+def test_points_reporting_different_metrics_store_their_union(tmp_path):
+    """The linear map reports one loss per state bit, so a sweep over its number of bits has
+    points with different metrics: the store holds every metric any point reports, NaN where a
+    point does not report it, and outcomes count no seed for such a metric there."""
+    from emergence_jax.core.config import (ExperimentConfig, LinearMapConfig, ModelConfig,
+                                           PopulationConfig, SweepConfig, TrainConfig)
+    cfg = ExperimentConfig(
+        name="bits", model=ModelConfig(depth=1, width=16, heads=2, pos_encoding="learned"),
+        task=LinearMapConfig(num_bits=3, ones_per_row=1, eval_examples=16, probe_examples=4),
+        train=TrainConfig(steps=8, batch_size=8, eval_every=4, evals_per_chunk=2),
+        population=PopulationConfig(num_seeds=2),
+        sweep=SweepConfig(axes={"task.num_bits": (3, 4)}, scale_variable="task.num_bits"))
+    run = run_sweep(cfg, str(tmp_path / "run"), progress=False, log=lambda _: None)
+    assert "test/loss_pos2" in run.metric_names and "test/loss_pos3" in run.metric_names
+    last = run.metric("test/loss_pos3")
+    assert np.isnan(last[0]).all() and np.isfinite(last[1]).all()
+    assert np.isfinite(run.metric("test/loss_pos2")).all()
+    per_point = point_outcomes(run, "test/loss_pos3")
+    assert [o.kept.sum() for o in per_point] == [0, 2]
+    # The report's per-position panel reads each point's own positions.
+    from emergence_jax.app.report.emergence import family_rows, metric_families
+    rows = family_rows(run, metric_families(run)["test/loss_pos"])
+    assert [(r["members"], r["seeds"]) for r in rows] == [(3, 2), (4, 2)]

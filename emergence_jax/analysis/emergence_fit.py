@@ -404,14 +404,17 @@ class EmergenceTimeFit:
     # ------------------------------------------------------------------ summary
     def scale_rows(self, level: float | None = None) -> list[dict]:
         """Per fitted scale: seeds, emerged, the Kaplan–Meier median, the empirical and fitted
-        P(emerged by the budget), the fitted median, mean and sd of the emergence step."""
+        P(emerged by the budget), the fitted median emergence step and the steps by which 10% and
+        90% of the emerging seeds have emerged. (Quantiles, not the mean and sd: exp(μ + σ²/2)
+        is dominated by a few draws of large σ when few seeds emerge, so its posterior mean is
+        not a usable summary.)"""
         rows = []
         for scale in self.data.scales:
             d = self.data.at(scale)
             budget = float(d.budget.max())
             p = self.p_emerged(budget, scale, level)
-            med, mean, sd = (f(scale, level) for f in (self.median_step, self.mean_step,
-                                                      self.sd_step))
+            med = self.median_step(scale, level)
+            q10, q90 = (self.quantile_step(q, scale, level) for q in (0.1, 0.9))
             ever = self.p_eventually(scale, level)
             rows.append({"scale": float(scale), "seeds": len(d), "emerged": int(d.event.sum()),
                          "budget": budget, "km_median": kaplan_meier(d.time, d.event)["median"],
@@ -421,7 +424,7 @@ class EmergenceTimeFit:
                          "p_eventually_lower": ever.lower, "p_eventually_upper": ever.upper,
                          "median_step": med.mean,
                          "median_step_lower": med.lower, "median_step_upper": med.upper,
-                         "mean_step": mean.mean, "sd_step": sd.mean})
+                         "step_q10": q10.mean, "step_q90": q90.mean})
         return rows
 
     def summary(self, level: float | None = None) -> str:

@@ -35,8 +35,13 @@ from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, to
                                        validate_settings)
 from emergence_jax.core.errors import ConfigError, DataError
 
-__all__ = ["MODEL_REVISION", "compare_models", "fit_data", "fit_distribution", "fit_metadata",
-           "is_current", "resolve_settings", "settings_for_run"]
+__all__ = ["MODEL_REVISION", "REPORT_SETTINGS", "compare_models", "fit_data", "fit_distribution",
+           "fit_metadata", "is_current", "resolve_settings", "same_fit_settings",
+           "settings_for_run"]
+
+# Settings that only the report reads: a fit made with other values of them is the same fit.
+REPORT_SETTINGS = ("loss_metric",)
+
 
 def resolve_settings(settings: AnalysisConfig | None = None, **overrides) -> AnalysisConfig:
     """``settings`` (default: ``AnalysisConfig()``) with ``overrides`` applied, validated; a bad
@@ -61,6 +66,12 @@ def settings_for_run(run, settings: AnalysisConfig | None = None) -> AnalysisCon
                                               "analysis": to_dict(settings)})
     return dataclasses.replace(settings, metric=criterion.metric,
                                scale_variable=settings.scale_variable or run.scale_variable)
+
+
+def same_fit_settings(a: AnalysisConfig, b: AnalysisConfig) -> bool:
+    """True when fits made with ``a`` and ``b`` are the same fit (``REPORT_SETTINGS`` aside)."""
+    report_only = {name: getattr(b, name) for name in REPORT_SETTINGS}
+    return dataclasses.replace(a, **report_only) == b
 
 
 def fit_data(run, settings: AnalysisConfig, *, verbose: bool = True):

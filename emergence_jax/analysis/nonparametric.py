@@ -18,7 +18,11 @@ sqrt(mean((sort x − sort y)²)); unequal n exactly through the two empirical q
 
 Per seed curve over the scale grid (``curve_stats``): I(y) = sign(argmax y − argmin y)·(max y − min y),
 breakthroughness = I / sqrt(median((Δy)²)), linearity = I / sqrt(mean((Δy)²)); a flat curve gives
-0, and a curve whose median squared step is 0 but I ≠ 0 gives ±inf breakthroughness.
+0, and a curve whose median squared step is 0 but I ≠ 0 gives ±inf breakthroughness. The bounded
+companion step_share = max |Δy| / (max y − min y) is the share of the curve's range covered by its
+largest single step (1: one jump; 1/(T − 1) for a straight line of T points; 0 when flat).
+``abruptness`` applies them to curves of a metric that may fall as it improves (a loss), and to
+curves over training steps as well as over scale.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.core.errors import DataError
 
 __all__ = ["dip_statistic", "dip_test", "wasserstein2", "bootstrap_ci", "per_scale_stats",
-           "curve_stats", "histogram_mode"]
+           "curve_stats", "abruptness", "histogram_mode"]
 
 
 # ------------------------------------------------------------------------------------------ dip
@@ -197,6 +201,16 @@ def dip_test(x, n_sim: int | None = None, seed: int = 0) -> dict:
     return {"dip": d, "p_value": p, "n": int(x.size)}
 
 
+MIN_DIP_VALUES = 4   # the dip test needs at least this many values
+
+
+def dip_p_value(x) -> float:
+    """The dip test's p-value for unimodality of ``x``, NaN with fewer than ``MIN_DIP_VALUES``
+    values (the per-scale tables' convention)."""
+    x = np.asarray(x, np.float64).reshape(-1)
+    return dip_test(x)["p_value"] if x.size >= MIN_DIP_VALUES else math.nan
+
+
 # ------------------------------------------------------------------------------- Wasserstein-2
 
 
@@ -277,8 +291,8 @@ def per_scale_stats(data, criterion=None, n_boot: int = 1000, level: float = 0.9
                          ("mode", histogram_mode)):
             est, lo, hi = bootstrap_ci(v, fn, n_boot=n_boot, level=level, seed=seed + j)
             row[name] = {"estimate": est, "lower": lo, "upper": hi, "level": level}
-        if dip and v.size >= 4:
-            row.update({"dip": dip_statistic(v), "dip_p_value": dip_test(v)["p_value"]})
+        if dip and v.size >= MIN_DIP_VALUES:
+            row.update({"dip": dip_statistic(v), "dip_p_value": dip_p_value(v)})
         else:
             row.update({"dip": math.nan, "dip_p_value": math.nan})
         row["w2_from_previous"] = math.nan if prev is None else wasserstein2(prev, v)
@@ -292,15 +306,27 @@ def per_scale_stats(data, criterion=None, n_boot: int = 1000, level: float = 0.9
 
 def curve_stats(values) -> dict[str, np.ndarray]:
     """Per seed curve (rows = seeds, columns = scales in ascending order): I, breakthroughness,
-    linearity."""
+    linearity, step_share."""
     y = np.asarray(values, np.float64)
     if y.ndim == 1:
         y = y[None]
     if y.shape[1] < 2:
         raise DataError("curve statistics need at least two scales")
-    I = np.sign(np.argmax(y, 1) - np.argmin(y, 1)) * (y.max(1) - y.min(1))
-    dy2 = np.diff(y, axis=1) ** 2
+    span = y.max(1) - y.min(1)
+    I = np.sign(np.argmax(y, 1) - np.argmin(y, 1)) * span
+    dy = np.diff(y, axis=1)
+    dy2 = dy ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         br = np.where(I == 0, 0.0, I / np.sqrt(np.median(dy2, axis=1)))
         lin = np.where(I == 0, 0.0, I / np.sqrt(np.mean(dy2, axis=1)))
-    return {"I": I, "breakthroughness": br, "linearity": lin}
+        share = np.where(span == 0, 0.0, np.abs(dy).max(1) / span)
+    return {"I": I, "breakthroughness": br, "linearity": lin, "step_share": share}
+
+
+def abruptness(curves, *, falling: bool = False) -> dict[str, np.ndarray]:
+    """``curve_stats`` of curves [..., T] — each seed's metric over its evaluation steps, or a
+    per-scale mean over ascending scales — oriented so that improvement counts as positive: a
+    ``falling`` metric (a loss) is negated first, so a loss that drops abruptly has a large
+    positive breakthroughness like an accuracy that jumps."""
+    y = np.asarray(curves, np.float64)
+    return curve_stats(-y if falling else y)

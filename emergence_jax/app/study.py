@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from emergence_jax.analysis import fit_distribution, load_fit
-from emergence_jax.analysis.fitting import fit_data, is_current, settings_for_run
+from emergence_jax.analysis.fitting import (fit_data, is_current, same_fit_settings,
+                                             settings_for_run)
 from emergence_jax.app.report import write_report
 from emergence_jax.app.sweep import default_out, run_sweep
 from emergence_jax.core.config import (EMERGENCE_TIME_MODELS, AnalysisConfig, ExperimentConfig,
@@ -54,8 +55,8 @@ def fit_run(run, analysis: AnalysisConfig | None, fit_dir: str | os.PathLike, *,
             if log:
                 log(f"ignoring the saved fit ({e}); fitting again")
         else:
-            if (old.settings == settings and old.data.digest() == data.digest()
-                    and is_current(old)):
+            if (same_fit_settings(old.settings, settings)
+                    and old.data.digest() == data.digest() and is_current(old)):
                 if log:
                     log(f"fit: re-using {fit_dir} (same data and settings)")
                 return old, True
@@ -91,7 +92,8 @@ def run_study(cfg: ExperimentConfig, out: str | None = None, *, overwrite: bool 
                     else [] if fit.diagnostics.ok else [fit.diagnostics.message])
         for message in messages:
             log(f"WARNING: {message}")
-    index = write_report(run, fit, loc.local / "report")
+    # the experiment's loss metric, not a re-used fit's (it does not change the fit)
+    index = write_report(run, fit, loc.local / "report", loss_metric=cfg.analysis.loss_metric)
     if log:
         log(f"report: {index} (and index.html beside it)")
     return StudyResult(run=run, fit=fit, report=index, fit_reused=reused)

@@ -5,14 +5,22 @@
     distributions.png, p_success.png, predictive_check.png (with a fit), success_mean.png,
     learning_curves.png[, probes.png]
     emergence_times.png, aligned.png[, family_*.png, skills.png]   (``report.emergence``)
+    loss_axis.png        (with a loss metric) the metric against the pre-training loss, with the
+                         threshold fit and the per-size offset test   (``report.loss_axis``)
+    metric_comparison.png  (exact-match metrics) exact match against the same set's token
+                         accuracy and loss: means, learning curves, bimodality, abruptness
+                         (``report.metric_comparison``)
     index.md / index.html   the fit summary, the predictive check, bimodality verdict,
                             diagnostics, breakthrough scale, the figures with captions and the
                             numbers behind them
     tables.json             the same numbers (empirical per point, the fit at the points and
-                            along a fine scale grid, the predictive check)
+                            along a fine scale grid, the predictive check, one table per panel:
+                            ``emergence_times``, ``aligned``, ``loss_axis``,
+                            ``metric_comparison``, …)
 
 The modules: ``tables`` (numbers), ``figures`` (plots), ``emergence`` (the emergence-time,
-aligned-metric, metric-family and skill-composition panels), ``page`` (Markdown and HTML). The fit
+aligned-metric, metric-family and skill-composition panels), ``loss_axis`` and
+``metric_comparison`` (the panels of the same names), ``page`` (Markdown and HTML). The fit
 is a ``FittedDistribution`` (the outcome panels show its curves) or an ``EmergenceTimeFit`` (the
 time-to-emergence panel shows its curves).
 
@@ -35,9 +43,12 @@ from emergence_jax.analysis.outcomes import curves, point_outcomes
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.report import figures
 from emergence_jax.app.report.emergence import emergence_panels
+from emergence_jax.app.report.loss_axis import loss_axis_panels, resolve_loss_metric
+from emergence_jax.app.report.metric_comparison import metric_comparison_panels
 from emergence_jax.app.report.page import markdown_table, to_html
 from emergence_jax.app.report.tables import (SCALE_LABELS, empirical_rows, fit_rows,
                                              scale_grid)
+from emergence_jax.core.config import validate_settings
 from emergence_jax.core.errors import DataError, StoreError
 from emergence_jax.io.location import Location
 from emergence_jax.io.run_store import load_run
@@ -46,7 +57,8 @@ __all__ = ["REPORT_FILES", "write_report"]
 
 REPORT_FILES = ("tables.json", "distributions.png", "p_success.png", "predictive_check.png",
                 "success_mean.png", "learning_curves.png", "probes.png", "emergence_times.png",
-                "aligned.png", "skills.png", "index.md", "index.html")
+                "aligned.png", "skills.png", "loss_axis.png", "metric_comparison.png", "index.md",
+                "index.html")
 REPORT_FORMAT = "emergence_jax.report"
 
 
@@ -74,7 +86,7 @@ def _check_report_target(out: Path) -> None:
 
 _EMPIRICAL_COLUMNS = ["scale_point", "label", "scale", "seeds", "diverged", "p_success",
                       "p_success_lower", "p_success_upper", "success_mean", "failure_mean",
-                      "median"]
+                      "median", "dip_p_value", "w2_from_previous"]
 _FIT_COLUMNS = ["scale", "p_success", "p_success_lower", "p_success_upper", "success_mean",
                 "success_mean_lower", "success_mean_upper"]
 
@@ -97,7 +109,7 @@ def _model_line(fit) -> str:
 
 def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
                  metric: str | None = None, threshold: float | None = None,
-                 aligned: list[str] | None = None) -> Path:
+                 aligned: list[str] | None = None, loss_metric: str | None = None) -> Path:
     """Writes the report folder; returns the path of ``index.md``.
 
     ``run`` is a ``Run`` (``emergence_jax.load_run``) or its path; ``fit`` a
@@ -105,7 +117,9 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     the fitted curves); an ``EmergenceTimeFit`` adds its curves to the time-to-emergence panel.
     Success is the fit's criterion, else the run's (``SuccessCriterion.from_config``); ``metric``
     / ``threshold`` override it. ``aligned`` names the metrics aligned at the emergence step
-    (default: ``report.emergence.companion_metrics``)."""
+    (default: ``report.emergence.companion_metrics``). ``loss_metric`` names the pre-training
+    loss of the loss-axis panel ('' = none; default: the fit's, else the run's
+    ``analysis.loss_metric``), fitted with the fit's sampler settings (else the run's)."""
     if not hasattr(run, "metric_names"):
         run = load_run(run)
     if isinstance(fit, (str, os.PathLike)):
@@ -122,6 +136,7 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
     outcomes = point_outcomes(run, criterion.metric)
     if not outcomes:
         raise DataError("the run has no completed scale point yet; nothing to report")
+    loss_metric = resolve_loss_metric(run, fit, loss_metric)
     _check_report_target(out)
     loc = Location(out)
     rows = empirical_rows(run, outcomes, criterion)
@@ -176,9 +191,23 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
                          "population of that many seeds (bar: binomial noise included); red dots "
                          "fall outside. Right: the metric's observed 10/50/90% quantiles against "
                          "their predictive intervals."))
-    panels, panel_tables = emergence_panels(
-        run, fit, criterion, out, aligned=aligned,
-        scale_variable=(run.config.get("analysis", {}) or {}).get("scale_variable") or None)
+    scale_variable = (run.config.get("analysis", {}) or {}).get("scale_variable") or None
+    panels, panel_tables = emergence_panels(run, fit, criterion, out, aligned=aligned,
+                                            scale_variable=scale_variable)
+    loss_note = []
+    if loss_metric:
+        settings = getattr(fit, "settings", None) or validate_settings(
+            run.config.get("analysis", {}) or {})
+        try:
+            more, more_tables = loss_axis_panels(run, criterion, loss_metric, settings, out,
+                                                 scale_variable=scale_variable)
+        except DataError as e:  # data the loss fit cannot use: the rest of the report stands
+            more, more_tables = [], {"loss_axis": {"error": str(e)}}
+            loss_note = [f"**Loss axis ({loss_metric}):** not drawn — {e}", ""]
+        panels, panel_tables = panels + more, {**panel_tables, **more_tables}
+    more, more_tables = metric_comparison_panels(run, criterion, out,
+                                                 scale_variable=scale_variable)
+    panels, panel_tables = panels + more, {**panel_tables, **more_tables}
     shown += [panel[:3] for panel in panels]
     if panel_tables:
         loc.write_atomic("tables.json", json.dumps({**tables, **panel_tables}, indent=2).encode())
@@ -205,6 +234,7 @@ def write_report(run, fit=None, out_dir: str | os.PathLike | None = None,
         if outcome_fit is not None:
             md += [f"**Breakthrough scale (P(success) = 0.5):** "
                    f"{outcome_fit.breakthrough_scale(0.5)}", ""]
+    md += loss_note
     for file, title, caption in shown:
         md += [f"## {title}", "", f"![{title}]({file})", "", caption, ""]
     md += ["## Numbers behind the figures", "", "Empirical, per scale point:", "",

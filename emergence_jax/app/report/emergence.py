@@ -29,7 +29,8 @@ import numpy as np
 from emergence_jax.analysis.emergence import EmergenceTimes, emergence_times, kaplan_meier
 from emergence_jax.analysis.outcomes import PointCurves, curves, point_outcomes
 from emergence_jax.analysis.success import SuccessCriterion
-from emergence_jax.app.report.figures import COLORS, _pyplot, _save, probe_metrics
+from emergence_jax.app.report.figures import (COLORS, _pyplot, _save, point_colors,
+                                              probe_metrics)
 from emergence_jax.app.report.tables import SCALE_LABELS, point_label
 from emergence_jax.core.errors import DataError
 
@@ -38,12 +39,6 @@ __all__ = ["aligned_rows", "companion_metrics", "emergence_panels", "family_rows
 
 MAX_ALIGNED = 12
 _FAMILY = re.compile(r"^(?P<prefix>[^/]+/[A-Za-z_]*?)(?P<index>\d+)$")
-
-
-def _point_colors(n: int) -> list:
-    plt = _pyplot()
-    cmap = plt.get_cmap("viridis")
-    return [cmap(0.85 * i / max(n - 1, 1)) for i in range(n)]
 
 
 def _scale_label(variable: str) -> str:
@@ -57,7 +52,7 @@ def _survival_figure(times: EmergenceTimes, fit, path) -> None:
     plt = _pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     scales = times.scales
-    colors = _point_colors(scales.size)
+    colors = point_colors(scales.size)
     budget = float(times.budget.max())
     grid = np.linspace(budget / 200, budget, 200)
     for color, scale in zip(colors, scales):
@@ -120,7 +115,7 @@ def survival_rows(times: EmergenceTimes, fit=None) -> list[dict]:
         if f is not None:
             row.update({k: f[k] for k in ("p_emerged", "p_emerged_lower", "p_emerged_upper",
                                           "median_step", "median_step_lower",
-                                          "median_step_upper", "mean_step", "sd_step")})
+                                          "median_step_upper", "step_q10", "step_q90")})
         rows.append(row)
     return rows
 
@@ -210,7 +205,7 @@ def _aligned_figure(run, times_by_point: dict, metrics: list[str], criterion, pa
     fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False,
                              constrained_layout=True)
     points = sorted(times_by_point)
-    colors = dict(zip(points, _point_colors(len(points))))
+    colors = dict(zip(points, point_colors(len(points))))
     for ax, name in zip(axes.flat, metrics):
         for point, lags, v, med in _aligned_points(run, name, times_by_point):
             for row in v:
@@ -259,6 +254,14 @@ def family_rows(run, members: list[str]) -> list[dict]:
     rows = []
     for point_curves in zip(*per_member):
         c0 = point_curves[0]
+        # Members a point does not report are NaN throughout (a linear map of fewer bits has
+        # fewer positions): the family at this point is the members it reports.
+        point_curves = [c for c in point_curves if np.isfinite(c.values).any()]
+        if not point_curves:
+            rows.append({"scale_point": c0.point, "seeds": 0, "members": 0, "dropped": math.nan,
+                         "first_drop_median": math.nan, "one_at_a_time": math.nan,
+                         "gap_median": math.nan})
+            continue
         kept = np.all([c.kept for c in point_curves], axis=0)
         values = np.stack([c.values[kept] for c in point_curves], axis=1)   # [seeds, M, E]
         start = float(np.median(values[:, :, 0]))
@@ -270,7 +273,8 @@ def family_rows(run, members: list[str]) -> list[dict]:
                 g = np.diff(d)
                 distinct.append(float((g > 0).mean()))
                 gaps.extend(g.tolist())
-        rows.append({"scale_point": c0.point, "seeds": int(kept.sum()), "members": len(members),
+        rows.append({"scale_point": c0.point, "seeds": int(kept.sum()),
+                     "members": len(point_curves),
                      "dropped": float(np.isfinite(drops).mean()),
                      "first_drop_median": float(np.nanmedian(drops.min(axis=1)))
                      if np.isfinite(drops).any() else math.nan,
@@ -360,7 +364,7 @@ def _skills_figure(run, rows: list[dict], path) -> None:
     axes = axes[0]
     c1 = _final(run, "k1/exact_match")
     points = sorted(c1)
-    colors = dict(zip(points, _point_colors(len(points))))
+    colors = dict(zip(points, point_colors(len(points))))
     grid = np.linspace(0, 1, 101)
     for ax, k in zip(axes, ks):
         pred = predict_tuple_competence(grid, k)

@@ -25,10 +25,12 @@ import numpy as np
 from emergence_jax.analysis.outcomes import PointCurves, PointOutcome
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.report.tables import SCALE_LABELS, point_label
+from emergence_jax.app.sweep.console import human_size
 from emergence_jax.io.location import Location
 
 __all__ = ["COLORS", "plot_distributions", "plot_learning_curves", "plot_p_success",
-           "plot_predictive_check", "plot_probes", "plot_success_mean", "probe_metrics"]
+           "plot_predictive_check", "plot_probes", "plot_success_mean", "point_colors",
+           "probe_metrics"]
 
 COLORS = {"success": "#1b7837", "failure": "#b2182b", "diverged": "#7f7f7f", "fit": "#2166ac"}
 
@@ -38,6 +40,12 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def point_colors(n: int) -> list:
+    """One colour per scale point, small to large (viridis, without its palest yellow)."""
+    cmap = _pyplot().get_cmap("viridis")
+    return [cmap(0.85 * i / max(n - 1, 1)) for i in range(n)]
 
 
 def _panel_grid(n: int, **shared):
@@ -52,8 +60,29 @@ def _panel_grid(n: int, **shared):
     return plt, fig, axes
 
 
+def _compact_log_ticks(ax) -> None:
+    """Short tick labels (``3k``, ``20M``) on a logarithmic x axis: matplotlib's default labels
+    minor ticks as ``3×10³`` when the axis spans less than a couple of decades, and neighbours
+    then overlap. Minor ticks are labelled only on a short axis: every one within a decade, those
+    at 2× and 5× within two."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    lo, hi = sorted(ax.get_xlim())
+    label = FuncFormatter(lambda x, _: human_size(x))
+    ax.xaxis.set_major_formatter(label)
+    decades = math.log10(hi / lo) if lo > 0 else math.inf
+    if decades <= 2:
+        subs = tuple(range(2, 10)) if decades <= 1 else (2, 5)
+        ax.xaxis.set_minor_locator(LogLocator(base=10, subs=[float(v) for v in subs]))
+        ax.xaxis.set_minor_formatter(label)
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _save(plt, fig, path) -> None:
     """Writes the figure atomically (a reader never sees half a PNG)."""
+    for ax in fig.axes:
+        if ax.get_xscale() == "log":
+            _compact_log_ticks(ax)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from emergence_jax.analysis.nonparametric import bootstrap_ci
+from emergence_jax.analysis.nonparametric import bootstrap_ci, dip_p_value, wasserstein2
 from emergence_jax.analysis.outcomes import PointOutcome, scale_of
 from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.app.sweep.console import human_size
@@ -35,9 +35,14 @@ def point_label(run, point: int) -> str:
 
 def empirical_rows(run, outcomes: list[PointOutcome], criterion: SuccessCriterion) -> list[dict]:
     """Per counted scale point: seeds, divergences, the success fraction with a 95% bootstrap
-    interval, the means of successful and failed seeds and the median."""
+    interval, the means of successful and failed seeds, the median, the dip test's p-value for
+    unimodality of the seeds' values (small: more than one mode; from 4 seeds) and the
+    Wasserstein-2 distance from the values of the point of the next smaller scale (Zhao et al.'s
+    per-scale statistics; NaN for the smallest)."""
     rows = []
-    for o in outcomes:
+    order = sorted(range(len(outcomes)), key=lambda i: scale_of(run, outcomes[i].point))
+    smaller = {order[j]: order[j - 1] for j in range(1, len(order))}
+    for i, o in enumerate(outcomes):
         values = o.kept_values
         success = criterion.succeeded(values)
         if values.size:
@@ -52,8 +57,15 @@ def empirical_rows(run, outcomes: list[PointOutcome], criterion: SuccessCriterio
             "success_mean": float(values[success].mean()) if success.any() else math.nan,
             "failure_mean": float(values[~success].mean()) if (~success).any() else math.nan,
             "median": float(np.median(values)) if values.size else math.nan,
+            "dip_p_value": dip_p_value(values),
+            "w2_from_previous": _w2(outcomes[smaller[i]].kept_values, values)
+            if i in smaller else math.nan,
         })
     return rows
+
+
+def _w2(a: np.ndarray, b: np.ndarray) -> float:
+    return wasserstein2(a, b) if a.size and b.size else math.nan
 
 
 def fit_rows(fit, scales: np.ndarray) -> list[dict]:

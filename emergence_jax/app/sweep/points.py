@@ -112,12 +112,10 @@ def default_out(cfg: ExperimentConfig) -> str:
 def build_metadata(cfg: ExperimentConfig, points: list[ScalePoint], populations: list) -> dict:
     """The run store's metadata for ``points`` (see ``emergence_jax.io.run_store``): config and
     fingerprint, each point's coordinates and derived sizes, metric names, eval steps, seeds."""
-    first = populations[0]
-    names = list(first.metric_names)
-    for p, pop in zip(points, populations):
-        if list(pop.metric_names) != names:
-            raise ConfigError(f"scale point {p.index} ({format_coords(p.coords)}) reports metrics "
-                              f"{pop.metric_names}, unlike scale point 0 ({names})")
+    # Every metric any point reports, in order of first appearance: points may differ (the
+    # linear map's per-position losses grow with its number of bits); a point's values of a
+    # metric it does not report stay NaN, which outcomes read as "not measured".
+    names = list(dict.fromkeys(n for pop in populations for n in pop.metric_names))
     config = to_dict(cfg)
     num_evals = [int(p.config.train.num_evals) for p in points]
     longest = max(range(len(points)), key=lambda i: num_evals[i])
@@ -139,7 +137,7 @@ def build_metadata(cfg: ExperimentConfig, points: list[ScalePoint], populations:
         "eval_steps": [int(s) for s in points[longest].config.train.eval_steps],
         "num_evals": num_evals,
         "chunk_evals": chunk,
-        "seeds": [int(s) for s in first.seed_ids],
+        "seeds": [int(s) for s in populations[0].seed_ids],
         "scale_variable": cfg.sweep.scale_variable,
         "eval_examples": int(cfg.task.eval_examples),
         "versions": library_versions(),

@@ -289,7 +289,8 @@ def _train_group(members, store: RunStore, loc: Location, meta: dict, writer: bo
         next_chunk = {p: 0 for p in plan}    # each member's next own chunk to consider
 
         def on_chunk(c: int, state, metrics: dict) -> None:
-            block = np.stack([metrics[n] for n in names], axis=-1)  # [S, d, M]
+            absent = np.full_like(next(iter(metrics.values())), np.nan)
+            block = np.stack([metrics.get(n, absent) for n in names], axis=-1)  # [S, d, M]
             for j in range(d):
                 columns[c * d + j] = block[:, j]
             done = (c + 1) * d  # evaluations the run has made

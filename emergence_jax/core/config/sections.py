@@ -195,6 +195,10 @@ class AnalysisConfig:
     direction: str = choice("above", ("above", "below"), doc=(
         "a seed succeeds when its metric is above (or below) the threshold; the latent-mixture "
         "and unimodal models need 'above'"))
+    loss_metric: str = dataclasses.field(default="", metadata={"doc": (
+        "the pre-training loss metric, e.g. test/loss, against which the report plots and fits "
+        "the metric (loss_axis.png: a threshold in loss, and whether size matters once loss is "
+        "equal); empty = no loss-axis analysis")})
     scale_variable: str = dataclasses.field(default="", metadata={"doc": (
         "scale of a run store: a derived size (" + ", ".join(SCALE_VARIABLES) + ") or a swept "
         "field such as task.ones_per_row; empty = the run's sweep.scale_variable")})
@@ -229,6 +233,10 @@ class AnalysisConfig:
 
     def check(self, prefix: str) -> None:
         check_scale_variable(self.scale_variable, f"{prefix}scale_variable", allow_empty=True)
+        name = self.loss_metric
+        if name and ("/" not in name.strip("/") or any(c.isspace() for c in name)):
+            raise ConfigError(f"{prefix}loss_metric: got {name!r}; allowed: '' (no loss-axis "
+                              "analysis) or a metric name <set>/<name> such as 'test/loss'")
         if self.chance is not None and self.chance >= 1.0:
             raise ConfigError(f"{prefix}chance: got {self.chance!r}; allowed: a number in [0, 1) "
                               "or none")

@@ -1,4 +1,5 @@
-"""``emergence-jax report RUN_DIR [--fit FIT_DIR] [--out DIR]``: figures and an index for a run."""
+"""``emergence-jax report RUN_DIR [--fit FIT_DIR] [--out DIR] [--loss-metric M]``: figures and an
+index for a run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def add_arguments(parser) -> None:
                         help="metrics to align at each seed's emergence step (default: the "
                              "success metric, the training loss, each evaluation set's summary "
                              "metrics and the attention probes' best heads)")
+    parser.add_argument("--loss-metric", default=None, metavar="METRIC",
+                        help="pre-training loss metric (e.g. test/loss) to plot and fit the "
+                             "metric against (loss_axis.png); '' = none (default: the fit's, else "
+                             "the run's analysis.loss_metric)")
 
 
 def run(args) -> int:
@@ -31,6 +36,7 @@ def run(args) -> int:
     elif fit == "none":
         fit = None
     index = write_report(args.run_dir, fit, args.out, metric=args.metric,
-                         threshold=args.threshold, aligned=args.aligned)
+                         threshold=args.threshold, aligned=args.aligned,
+                         loss_metric=args.loss_metric)
     print(f"report: {index} (and index.html beside it)")
     return 0

@@ -14,6 +14,7 @@ Public entry points (imported lazily, so ``import emergence_jax`` is cheap):
     load_run                                             read a run store
     SeedData, fit, load_fit, SuccessCriterion            statistics
     run_sweep, run_study, write_report                   the jobs behind the command line
+    enable_compilation_cache                             compiled programs kept on disk
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _LAZY = {
     "run_sweep": "emergence_jax.app.sweep",
     "run_study": "emergence_jax.app.study",
     "write_report": "emergence_jax.app.report",
+    "enable_compilation_cache": "emergence_jax.core.compilation_cache",
 }
 
 

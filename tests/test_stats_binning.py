@@ -78,7 +78,7 @@ def test_value_bins_is_validated():
 
 @pytest.mark.slow      # 25,000 seeds: ~20 s on a free 2-core machine
 def test_a_large_population_fits_and_checks_in_bounded_work():
-    from emergence_jax.analysis.checks import PIT_SEEDS
+    from emergence_jax.analysis.checks import PIT_SEEDS, pit_seeds_per_scale
     data, truth = simulate_outside("drift", seed=3, seeds=2_500)     # 10 scales x 2,500 seeds
     fit = fit_distribution(data, threshold=0.5, compare=False, curve="logistic", method="svi",
                            svi_steps=500, chains=2, samples=100, progress=False, warn=False)
@@ -86,8 +86,29 @@ def test_a_large_population_fits_and_checks_in_bounded_work():
     assert np.max(np.abs(fit.p_success(data.scales).mean - truth)) < 0.06
     chk = fit.check()
     # the PIT of a random PIT_SEEDS seeds per scale; every scale's verdict is computed
+    assert pit_seeds_per_scale(len(data.scales)) == PIT_SEEDS
     assert np.isfinite(chk.pit).sum() == len(data.scales) * PIT_SEEDS
     assert 0.0 <= chk.pit_ks_p <= 1.0
     for row in chk.scales:
         assert row.seeds == 2_500 and 0.0 <= row.lower <= row.upper <= 1.0
         assert np.isfinite(row.p_value) and all(np.isfinite(row.quantile_p))
+
+
+def test_the_checks_bounded_work_matches_the_full_computation(monkeypatch):
+    """With thousands of seeds per scale the check reads the success count's predictive CDF every
+    few counts, and with many scales takes the PIT of fewer seeds per scale: the p-values are
+    those of the full computation and the interval ends move by at most one grid step."""
+    from emergence_jax.analysis import checks
+    data, _ = simulate_outside("drift", seed=5, seeds=3_000)          # 10 scales x 3,000 seeds
+    fit = fit_distribution(data, threshold=0.5, compare=False, curve="logistic", method="svi",
+                           svi_steps=300, chains=2, samples=100, progress=False, warn=False)
+    coarse = checks.predictive_check(fit)
+    monkeypatch.setattr(checks, "COUNT_GRID", 10 ** 9)
+    full = checks.predictive_check(fit)
+    for a, b in zip(coarse.scales, full.scales):
+        assert a.p_value == pytest.approx(b.p_value, rel=1e-9)
+        step = 8 / a.seeds        # the window's counts (here < 2,000) in at most 256 steps
+        assert abs(a.lower - b.lower) <= step and abs(a.upper - b.upper) <= step
+    assert checks.pit_seeds_per_scale(10) == checks.PIT_SEEDS
+    assert checks.pit_seeds_per_scale(100) == checks.PIT_SEEDS_TOTAL // 100
+    assert checks.pit_seeds_per_scale(10 ** 4) == checks.PIT_SEEDS_MIN

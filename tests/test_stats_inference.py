@@ -85,3 +85,48 @@ def test_remedies_rerun_and_then_say_what_to_try(monkeypatch):
     assert not bad.ok and len(bad.remedies) == 1 and bad.remedies[0].endswith(": failed")
     assert bad.num_warmup == 40                       # the re-run doubled the warmup
     assert "after 1 automatic re-run" in bad.message and "what to try" in bad.message
+
+
+def test_vectorized_chains_match_parallel_chains(monkeypatch):
+    """The vectorized chains (one program, compiled ahead of its first call) and the parallel
+    ones (one device per chain) draw the same numbers from the same seed."""
+    import jax
+    if jax.local_device_count() < 2:
+        pytest.skip("needs 2 devices for parallel chains")
+    y = np.random.default_rng(3).normal(0.5, 1.0, size=15)
+    out = {}
+    for method in ("vectorized", "parallel"):
+        monkeypatch.setattr(inference, "chain_method", lambda chains, m=method: m)
+        draws, diag = inference.run_nuts(_normal_model, (y,), chains=2, warmup=100, samples=100,
+                                         progress=False, cache_key=("normal", method))
+        assert diag.num_chains == 2 and draws["mu"].shape == (200,)
+        out[method] = draws["mu"]
+    np.testing.assert_allclose(out["vectorized"], out["parallel"], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("laplace_init", [True, False])
+def test_svi_recovers_a_gaussian_posterior(laplace_init):
+    """Mean-field normal SVI is exact for a normal mean with a normal prior; from the Laplace
+    start or from the guess with small scales, it ends at the analytic posterior."""
+    y = np.random.default_rng(4).normal(1.3, 1.0, size=20)
+    precision = y.size + 1 / 25.0
+    mean, sd = y.sum() / precision, precision ** -0.5
+    draws, diag = inference.run_svi(_normal_model, (y,), steps=1500, samples=4000, progress=False,
+                                    init_values={"mu": 0.0}, laplace_init=laplace_init,
+                                    cache_key=("normal-svi",))
+    assert diag.ok and diag.method == "svi", diag.message
+    assert draws["mu"].shape == (4000,)
+    assert abs(draws["mu"].mean() - mean) < 0.03
+    assert abs(draws["mu"].std() - sd) < 0.03
+
+
+def test_svi_reuses_its_compiled_program_for_new_data_of_the_same_shape():
+    y = np.random.default_rng(5).normal(size=12)
+    with inference.float64():
+        args = inference._as_float64((y,))
+        first = inference._vi_runner(_normal_model, args, ("normal-reuse",), 0.02, 100)
+        again = inference._vi_runner(_normal_model, inference._as_float64((y + 1,)),
+                                     ("normal-reuse",), 0.02, 100)
+        other = inference._vi_runner(_normal_model, inference._as_float64((y[:6],)),
+                                     ("normal-reuse",), 0.02, 100)
+    assert again is first and other is not first

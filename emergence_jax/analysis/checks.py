@@ -17,6 +17,12 @@ At every observed scale with n seeds, ``predictive_check(fit)`` compares
   (summarised by a Kolmogorov–Smirnov p-value; reported, not used in the verdict, as in-sample
   PIT values are less dispersed than uniform even for a correct model).
 
+Cost stays bounded however large the population: at most MAX_DRAWS posterior draws (fewer with
+many seeds per scale), the PIT of at most PIT_SEEDS seeds per scale and about PIT_SEEDS_TOTAL in
+all (``pit_seeds_per_scale``), the success count's predictive CDF on at most COUNT_GRID counts
+(k_obs − 1 and k_obs always among them, so the p-values are exact and an interval end moves by at
+most one grid step), and one evaluation of the predictive CDF per scale.
+
 Verdict: a misfit is flagged when the smallest p-value of a family is below 0.05 divided by
 the family's size (Bonferroni: scales for the success fractions, scales × quantile levels for the
 quantiles), or when the discrepancy's p-value is below 0.05. Posterior predictive p-values are
@@ -31,13 +37,17 @@ import math
 
 import numpy as np
 
-__all__ = ["ScaleCheck", "PredictiveCheck", "predictive_check", "QUANTILE_LEVELS", "ALPHA"]
+__all__ = ["ScaleCheck", "PredictiveCheck", "predictive_check", "pit_seeds_per_scale",
+           "QUANTILE_LEVELS", "ALPHA"]
 
 QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 ALPHA = 0.05
 MAX_DRAWS = 500        # posterior draws the check uses (evenly thinned)
 MIN_DRAWS = 100
 PIT_SEEDS = 1000       # seeds per scale whose PIT is computed (a random subset above this)
+PIT_SEEDS_TOTAL = 20_000   # ... and fewer per scale (down to PIT_SEEDS_MIN) past this in all
+PIT_SEEDS_MIN = 100
+COUNT_GRID = 256       # the success count's predictive CDF on at most this many counts (+ k_obs)
 DRAW_SEED_BUDGET = 2_000_000
 _GRID = 201            # continuous metrics: predictive CDF resolved on this many points (+ data)
 _GRID_ALL_VALUES = 2000  # up to this many seeds per scale the grid holds every observed value
@@ -68,8 +78,8 @@ class ScaleCheck:
 @dataclasses.dataclass
 class PredictiveCheck:
     """Result of ``predictive_check`` (``fit.check()``): per-scale checks, PIT values (per seed,
-    in data order; NaN for seeds outside the random subset of PIT_SEEDS that a larger scale
-    uses) and the verdict (``ok``, ``message``)."""
+    in data order; NaN for seeds outside the random subset that a larger scale uses:
+    ``pit_seeds_per_scale``) and the verdict (``ok``, ``message``)."""
     level: float
     scales: list[ScaleCheck]
     pit: np.ndarray
@@ -154,6 +164,13 @@ class PredictiveCheck:
         return out
 
 
+def pit_seeds_per_scale(n_scales: int) -> int:
+    """Seeds per scale whose PIT the check computes (a random subset of larger scales):
+    PIT_SEEDS, fewer when the scales together would pass PIT_SEEDS_TOTAL (not below
+    PIT_SEEDS_MIN), so the check's cost stays bounded with many scales."""
+    return max(PIT_SEEDS_MIN, min(PIT_SEEDS, PIT_SEEDS_TOTAL // max(n_scales, 1)))
+
+
 def _thin(S: int, seeds: int = 0) -> np.ndarray:
     """Evenly thinned draws: MAX_DRAWS, fewer (down to MIN_DRAWS) when a scale holds so many
     seeds that draws x seeds would pass DRAW_SEED_BUDGET — such posteriors are narrow, and the
@@ -195,6 +212,7 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
     data = fit.data if len(fit.groups) == 1 else fit.data.only_group(fit.groups[g])
     criterion = fit.criterion
     keep = _thin(fit.num_draws, int(np.unique(data.scale, return_counts=True)[1].max()))
+    pit_seeds = pit_seeds_per_scale(len(data.scales))
     rng = np.random.default_rng(seed)
     rows, pits = [], np.full(len(data), np.nan)
     scales = data.scales
@@ -213,10 +231,14 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
         k_lo = int(stats.binom.ppf(1e-12, n, p_succ.min()))
         k_hi = int(stats.binom.ppf(1 - 1e-12, n, p_succ.max()))
         ks = np.arange(max(min(k_lo, k_obs) - 1, 0), min(max(k_hi, k_obs) + 1, n) + 1)
+        if ks.size > COUNT_GRID:    # a wide window (thousands of seeds): every few counts
+            ks = np.unique(np.concatenate([ks[::-(-ks.size // COUNT_GRID)], ks[[0, -1]],
+                                           [max(k_obs - 1, 0), k_obs]]))
         cdf_k = stats.binom.cdf(ks[None, :], n, p_succ[:, None]).mean(0)
         lo, hi = _interval_from_cdf(ks / n, cdf_k, level)
-        p_le = stats.binom.cdf(k_obs, n, p_succ).mean()
-        p_ge = 1.0 - (stats.binom.cdf(k_obs - 1, n, p_succ).mean() if k_obs > 0 else 0.0)
+        # ks holds k_obs − 1 (when ≥ 0) and k_obs: the tails come from the same table
+        p_le = cdf_k[np.searchsorted(ks, k_obs)]
+        p_ge = 1.0 - (cdf_k[np.searchsorted(ks, k_obs - 1)] if k_obs > 0 else 0.0)
         p_val = float(min(1.0, 2 * min(p_le, p_ge)))
 
         # order statistics of the metric: the j-th smallest of n, j = ⌈q·n⌉ (at least 1)
@@ -229,15 +251,16 @@ def predictive_check(fit, level: float = 0.9, seed: int = 0, group=None) -> Pred
             grid = np.unique(np.concatenate([np.linspace(0, 1, _GRID), observed,
                                              [c.low for c in pred.components],
                                              [c.high for c in pred.components]]))
-        F_grid = pred.cdf(grid)[:, 0, :]                      # [S, K]
-        # the predictive CDF at the sorted values the check needs: the quantiles' order
-        # statistics and the PIT's seeds (all of them up to PIT_SEEDS, else a random subset)
-        pit_index = (np.arange(n) if n <= PIT_SEEDS
-                     else np.sort(rng.choice(n, PIT_SEEDS, replace=False)))
+        # the predictive CDF on the grid and at the sorted values the check needs: the
+        # quantiles' order statistics and the PIT's seeds (all of them up to pit_seeds, else a
+        # random subset), in one evaluation
+        pit_index = (np.arange(n) if n <= pit_seeds
+                     else np.sort(rng.choice(n, pit_seeds, replace=False)))
         at = np.unique(np.concatenate([pit_index, q_index,
                                        np.searchsorted(y, y[q_index])]).astype(int))
-        F_at = pred.cdf(y[at])[:, 0, :]                       # [S, len(at)]
-        F_at_left = pred.cdf(y[at], left=True)[:, 0, :]
+        right, left = pred.cdfs(np.concatenate([grid, y[at]]))
+        F_grid = right[:, 0, :grid.size]                      # [S, K]
+        F_at, F_at_left = right[:, 0, grid.size:], left[:, 0, grid.size:]   # [S, len(at)]
 
         def col(F, i):
             return F[:, np.searchsorted(at, i)]

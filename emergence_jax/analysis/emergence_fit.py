@@ -162,7 +162,8 @@ def _posterior(times: EmergenceTimes, spec: _Spec, xbar: float, s: AnalysisConfi
     else:
         draws, diag = inference.run_svi(model, args, steps=s.svi_steps,
                                         samples=s.chains * s.samples, seed=s.seed,
-                                        progress=progress, init_values=init)
+                                        progress=progress, init_values=init,
+                                        cache_key=("emergence-time", spec))
     n = np.asarray(draws["beta0"]).shape[0]
     params = {k: np.asarray(draws[k], np.float64).reshape(n) if k in draws else np.zeros(n)
               for k in PARAMS}

@@ -24,6 +24,7 @@ import dataclasses
 import platform
 import sys
 import time
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -151,7 +152,8 @@ def _sample(model_fn, args, cache_key, init, s: AnalysisConfig, progress: bool,
             laplace_init=not hierarchical, dense_mass=False if hierarchical else None,
             remedies=remedies)
     return inference.run_svi(model_fn, args, steps=s.svi_steps, samples=s.chains * s.samples,
-                             seed=s.seed, progress=progress, init_values=init)
+                             seed=s.seed, progress=progress, init_values=init,
+                             cache_key=cache_key, laplace_init=not hierarchical)
 
 
 def _mixture_posterior(data: SeedData, model: str, s: AnalysisConfig, progress: bool
@@ -178,8 +180,59 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
     likelihood = None if s.likelihood == "auto" else s.likelihood
     spec, prep = hurdle.prepare(data, s.threshold, s.direction, likelihood=likelihood,
                                 curve=s.curve, bins=s.value_bins)
-    # every curve form: one compiled sampler, its own run (adaptation, diagnostics); the
-    # automatic remedies are spent only on the form that PSIS-LOO picks
+
+    def sample_within():
+        with inference.float64():      # x64 is per thread
+            args = inference._as_float64(tuple(prep.arrays(spec.likelihood).values()))
+            return _sample(hurdle.make_model(spec), args, spec, hurdle.init_values(spec, prep),
+                           s, progress)
+    # The posterior factorises (module docstring of ``hurdle``), so the within-side sampler
+    # compiles and runs in a second thread while the curve forms are sampled here: XLA
+    # compilation and execution release the GIL, and compilation is most of a fit of modest
+    # size. Each sampler has its own key, so the draws do not depend on the threads' timing.
+    within_future = _Background(sample_within)
+    params, curve, diag_curve = _sample_curve_forms(spec, prep, s, progress)
+    draws, within = within_future.result()
+    params.update(hurdle.canonical_params(draws, spec))
+    diag = inference.combine_diagnostics({f"P(success) curve ({curve['chosen']})": diag_curve,
+                                          "within the sides": within})
+    chosen = curve["chosen"]
+    return _Posterior(spec=spec, params=params, sites={}, diagnostics=diag,
+                      # draws x rows: computed only when a model comparison asks for it
+                      loglik=lambda: hurdle.pointwise(params, chosen, spec, prep),
+                      weights=prep.rw[:prep.n_unique], inverse=prep.inverse,
+                      seed_prob=prep.succeeded.astype(np.float64), xbar=prep.center,
+                      unit=prep.unit, curve=curve)
+
+
+class _Background:
+    """``fn()`` running in a daemon thread; ``result()`` waits for it and re-raises its error.
+    A daemon thread, so that an interrupted fit (Ctrl-C) exits without waiting for it."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._box: dict = {}
+
+        def target():
+            try:
+                self._box["value"] = fn()
+            except BaseException as e:      # re-raised in the caller's thread
+                self._box["error"] = e
+        self._thread = threading.Thread(target=target, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["value"]
+
+
+def _sample_curve_forms(spec, prep, s: AnalysisConfig, progress: bool):
+    """Every curve form of ``spec`` sampled (one compiled sampler, each form its own run with its
+    own adaptation and diagnostics; the automatic remedies are spent only on the form that
+    PSIS-LOO picks): (the chosen form's parameters, the ``curve`` record of the fit, the chosen
+    form's diagnostics)."""
+    from emergence_jax.analysis import hurdle, inference
     curve_model = hurdle.make_curve_model(spec)
     params, loo, diags = {}, {}, {}
 
@@ -201,23 +254,11 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
     chosen, table = hurdle.select_curve(loo, {f: d.ok for f, d in diags.items()})
     for form, d in diags.items():
         table[form]["diagnostics"] = d.message
-    # the values within each side
-    args = inference._as_float64(tuple(prep.arrays().values()))
-    draws, within = _sample(hurdle.make_model(spec), args, spec, hurdle.init_values(spec, prep),
-                            s, progress)
-    params.update(hurdle.canonical_params(draws, spec))
-    diag = inference.combine_diagnostics({f"P(success) curve ({chosen})": diags[chosen],
-                                          "within the sides": within})
     curve = {"chosen": chosen, "sampled": list(spec.curves), "requested": s.curve,
              "criterion": "psis-loo on the success/failure sides",
              "rule": "the simplest form whose elpd is within max(1, SE of the difference) of "
                      "the best", "forms": table}
-    return _Posterior(spec=spec, params=params, sites={}, diagnostics=diag,
-                      # draws x rows: computed only when a model comparison asks for it
-                      loglik=lambda: hurdle.pointwise(params, chosen, spec, prep),
-                      weights=prep.rw[:prep.n_unique], inverse=prep.inverse,
-                      seed_prob=prep.succeeded.astype(np.float64), xbar=prep.center,
-                      unit=prep.unit, curve=curve)
+    return params, curve, diags[chosen]
 
 
 def _aligned(a: _Posterior, b: _Posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

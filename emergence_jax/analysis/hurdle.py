@@ -39,7 +39,11 @@ Priors (z units): γ ~ Normal(0, 2); δ ~ Normal(0, 2); κ ~ LogNormal(log 10, 1
 ``emergence_jax.analysis.curve_forms``.
 
 Data enter as weighted unique rows (identical seeds share one likelihood term): the sides as
-success / failure counts per scale, the values as unique (scale, side, value[, n]) rows.
+success / failure counts per scale, the values as unique (scale, side, value[, n]) rows. The
+within-side sampler reads counts as those rows, and continuous values as the Beta's sufficient
+statistics per (scale, side) group (Σ log u, Σ log(1 − u), seeds inside, seeds at the outer end:
+``value_total``), so its cost grows with the scales, not with the distinct values; the pointwise
+log-likelihood for LOO and the checks still come from the rows.
 """
 
 from __future__ import annotations
@@ -93,6 +97,11 @@ class HurdleData:
     rlogc: np.ndarray     # float64 [U]  log binomial coefficient C(m, k')
     rend: np.ndarray      # float64 [U]  1 at the side's outer end (0 or 1), else 0
     rw: np.ndarray        # float64 [U]  multiplicity (0 for padding)
+    # continuous values: the Beta's sufficient statistics per group (seeds off the outer end)
+    glogu: np.ndarray     # float64 [G]  Σ log u
+    glog1mu: np.ndarray   # float64 [G]  Σ log(1 − u)
+    gn: np.ndarray        # float64 [G]  seeds inside the side
+    gend: np.ndarray      # float64 [G]  seeds at the side's outer end
     inverse: np.ndarray   # int64 [N]    seed -> value row
     succeeded: np.ndarray  # bool [N]    each seed's side
     center: float         # c: midpoint of the observed log scales
@@ -100,11 +109,20 @@ class HurdleData:
     n_cells: int
     n_unique: int
 
-    def arrays(self) -> dict:
-        """The within-side model's inputs (``make_model``), in its argument order."""
+    def rows(self) -> dict:
+        """The groups and value rows, as ``value_loglik`` reads them."""
         return {"gz": self.gz, "gside": self.gside, "gm": self.gm, "rgrp": self.rgrp,
                 "rside": self.rside, "ru": self.ru, "rk": self.rk, "rm": self.rm,
                 "rlogc": self.rlogc, "rend": self.rend, "rw": self.rw}
+
+    def arrays(self, likelihood: str) -> dict:
+        """The within-side model's inputs (``make_model``), in its argument order: the value
+        rows for counts; for continuous values only the groups' sufficient statistics, so the
+        sampler's cost does not grow with the number of distinct values."""
+        if likelihood == "betabinomial":
+            return self.rows()
+        return {"gz": self.gz, "gside": self.gside, "glogu": self.glogu,
+                "glog1mu": self.glog1mu, "gn": self.gn, "gend": self.gend}
 
     def curve_arrays(self) -> tuple:
         """The curve model's data (``make_curve_model``, after the form index)."""
@@ -224,6 +242,13 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
     def gcol(j, fill, dtype=np.float64):
         return np.concatenate([groups[:, j], np.full(gpad, fill)]).astype(dtype)
     gcell = gcol(0, 0, np.int64)
+    inside = (1.0 - uniq[:, 6]) * mult           # seeds of each row off the outer end
+    with np.errstate(divide="ignore"):
+        log_u, log_1mu = np.log(uniq[:, 2]), np.log1p(-uniq[:, 2])
+
+    def gsum(weights):
+        return np.concatenate([np.bincount(np.asarray(grp).reshape(-1), weights=weights,
+                                           minlength=groups.shape[0]), np.zeros(gpad)])
     cz_all = np.concatenate([cz, np.zeros(cpad)])
     csucc = np.bincount(cell, weights=succeeded.astype(float), minlength=C)
     ctot = np.bincount(cell, minlength=C).astype(float)
@@ -238,6 +263,9 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
         cfail=np.concatenate([ctot - csucc, np.zeros(cpad)]),
         rcell=col(0, 0, np.int32), rside=col(1, 0, np.int32), ru=col(2, 0.5), rk=rk, rm=rm,
         rlogc=rlogc, rend=col(6, 0.0), rw=np.concatenate([mult, np.zeros(pad)]).astype(float),
+        glogu=gsum(np.where(inside > 0, inside * log_u, 0.0)),
+        glog1mu=gsum(np.where(inside > 0, inside * log_1mu, 0.0)),
+        gn=gsum(inside), gend=gsum(uniq[:, 6] * mult),
         inverse=np.asarray(inverse).reshape(-1).astype(np.int64), succeeded=succeeded,
         center=center, unit=unit, n_cells=C, n_unique=U)
     return spec, prep
@@ -276,13 +304,16 @@ def within_sites(spec: ModelSpec) -> tuple[str, ...]:
 
 
 def make_model(spec: ModelSpec):
-    """``model(*HurdleData.arrays().values())``: the within-side distributions of the values."""
+    """``model(*HurdleData.arrays(spec.likelihood).values())``: the within-side distributions
+    of the values."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
     from jax.scipy.special import gammaln
+    names = _ARRAY_NAMES[spec.likelihood == "betabinomial"]
 
-    def model(gz, gside, gm, rgrp, rside, ru, rk, rm, rlogc, rend, rw):
+    def model(*arrays):
+        d = dict(zip(names, arrays))
         w: dict[str, Any] = {}
         for j, s in enumerate(SIDES):
             if spec.points[j]:
@@ -301,9 +332,11 @@ def make_model(spec: ModelSpec):
                 w[f"{s}_eta"] = numpyro.sample(f"{s}_eta", dist.Normal(0.0, 1.0))
             if spec.masses[j]:
                 w[f"{s}_mass"] = numpyro.sample(f"{s}_mass", dist.Beta(1.0, 1.0))
-        ll = value_loglik(w, dict(gz=gz, gside=gside, gm=gm, rgrp=rgrp, rside=rside, ru=ru,
-                                  rk=rk, rm=rm, rlogc=rlogc, rend=rend), spec, jnp, gammaln)
-        numpyro.factor("values", jnp.sum(rw * ll))
+        if spec.likelihood == "betabinomial":
+            total = jnp.sum(d["rw"] * value_loglik(w, d, spec, jnp, gammaln))
+        else:
+            total = value_total(w, d, spec, jnp, gammaln)
+        numpyro.factor("values", total)
 
     return model
 
@@ -352,20 +385,14 @@ def curve_init(form: str, spec: ModelSpec, prep: "HurdleData") -> dict:
 
 def value_loglik(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
     """Log-likelihood of each value row given its side (the within-side part); ``d`` holds the
-    arrays of ``HurdleData.arrays()``. Parameters with leading draw axes broadcast against the
+    arrays of ``HurdleData.rows()``. Parameters with leading draw axes broadcast against the
     groups' and rows' trailing axis."""
     if gammaln is None:
         from scipy.special import gammaln
     gside, rgrp = d["gside"], d["rgrp"]
     z = d["gz"]
-
-    def per_group(name, default):
-        vals = [xp.asarray(w.get(f"{s}_{name}", default))[..., None] + 0 * z for s in SIDES]
-        return xp.where(gside == 1, vals[1], vals[0])
-    mu, kappa = side_shape(*(per_group(n, d) for n, d in SHAPE_DEFAULTS.items()), z, xp)
-    mu = xp.clip(mu, 1e-9, 1 - 1e-9)
-    a, b = mu * kappa, (1 - mu) * kappa
-    mass = per_group("mass", 0.0)[..., rgrp]
+    a, b, kappa, mass = _group_shapes(w, d, xp)
+    mass = mass[..., rgrp]
     G = z.shape[-1]
     end = d["rend"] > 0
     if spec.likelihood == "betabinomial":
@@ -385,6 +412,44 @@ def value_loglik(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
         ll = xp.where(end, xp.log(xp.where(end, mass, 1.0)), xp.log1p(-mass) + inner)
     point = xp.asarray(np.array(spec.points))[d["rside"]]
     return xp.where(point, 0.0, ll)
+
+
+def _group_shapes(w: dict, d: dict, xp):
+    """Each group's Beta (a, b, κ) and point mass at the outer end, from its side's
+    parameters at its z."""
+    z, gside = d["gz"], d["gside"]
+
+    def per_group(name, default):
+        vals = [xp.asarray(w.get(f"{s}_{name}", default))[..., None] + 0 * z for s in SIDES]
+        return xp.where(gside == 1, vals[1], vals[0])
+    mu, kappa = side_shape(*(per_group(n, v) for n, v in SHAPE_DEFAULTS.items()), z, xp)
+    mu = xp.clip(mu, 1e-9, 1 - 1e-9)
+    return mu * kappa, (1 - mu) * kappa, kappa, per_group("mass", 0.0)
+
+
+def value_total(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
+    """The summed within-side log-likelihood of continuous values from the groups' sufficient
+    statistics (``HurdleData.arrays('zoib')``): equal to Σ rows multiplicity x
+    ``value_loglik``, at a cost that grows with the groups, not with the distinct values."""
+    if gammaln is None:
+        from scipy.special import gammaln
+    a, b, kappa, mass = _group_shapes(w, d, xp)
+    G = d["gz"].shape[-1]
+    width = xp.asarray([max(_width(spec, s), 1e-300) for s in SIDES])[d["gside"]]
+    lg = gammaln(xp.concatenate([kappa, a, b], -1))
+    const = lg[..., :G] - lg[..., G:2 * G] - lg[..., 2 * G:] - xp.log(width)
+    gn, gend = d["gn"], d["gend"]
+    inside = (a - 1) * d["glogu"] + (b - 1) * d["glog1mu"] + gn * const
+    total = (xp.where(gn > 0, gn * xp.log1p(-mass) + inside, 0.0)
+             + xp.where(gend > 0, gend * xp.log(xp.where(gend > 0, mass, 1.0)), 0.0))
+    point = xp.asarray(np.array(spec.points))[d["gside"]]
+    return xp.sum(xp.where(point, 0.0, total), -1)
+
+
+# The within-side model's arguments: continuous values (False), counts (True).
+_ARRAY_NAMES = {False: ("gz", "gside", "glogu", "glog1mu", "gn", "gend"),
+                True: ("gz", "gside", "gm", "rgrp", "rside", "ru", "rk", "rm", "rlogc", "rend",
+                       "rw")}
 
 
 # A side's shape parameters, with the value each takes where a model has no such parameter (a
@@ -428,7 +493,7 @@ def pointwise(params: dict[str, np.ndarray], form: str, spec: ModelSpec, prep: H
     within-side term, computed ``chunk`` draws at a time."""
     U, C = prep.n_unique, prep.n_cells
     d = {k: np.asarray(v)[:U] if k.startswith("r") else np.asarray(v)
-         for k, v in prep.arrays().items()}
+         for k, v in prep.rows().items()}
     cell, side = prep.rcell[:U], prep.rside[:U]
     S = next(iter(params.values())).shape[0]
     out = np.empty((S, U))

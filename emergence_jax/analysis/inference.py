@@ -1,8 +1,11 @@
 """Posterior inference (NUTS or SVI), convergence diagnostics and PSIS-LOO / WAIC.
 
 NUTS runs 4 chains by default: ``chain_method='parallel'`` when there are at least as many local
-devices as chains, otherwise ``'vectorized'`` (all chains in one program). SVI (AutoNormal guide) is
-the fast option for very large populations; it is an approximation (intervals tend to be too narrow).
+devices as chains, otherwise ``'vectorized'`` (all chains in one program). SVI (a mean-field normal
+guide in the unconstrained space, NumPyro's ``AutoNormal``) is the fast option for very large
+populations; it is an approximation (intervals tend to be too narrow). Both work on one flat
+potential per model (``_potential``), compiled once per model and data shapes, and only their
+tracing is serialised, so samplers of independent parts of a model can run in threads.
 
 Diagnostics (``Diagnostics.ok`` is False and ``Diagnostics.failed`` lists which failed):
     NUTS: max split r-hat ≤ 1.05, min bulk ESS ≥ 100, divergent transitions ≤ 1% of draws.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -170,42 +174,93 @@ def _as_float64(args: tuple) -> tuple:
 
 
 _RUNNERS: dict = {}
+# NumPyro's effect handlers live on one process-wide stack, so models are traced by one thread at
+# a time (a hurdle fit runs its two samplers in parallel threads, ``fitting._hurdle_posterior``);
+# compilation and the samplers' runs are not serialised.
+_TRACING = threading.RLock()
+
+
+def _compile(jitted: Callable, *example):
+    """``jitted`` traced (holding ``_TRACING``) and compiled for the shapes of ``example``."""
+    with _TRACING:
+        lowered = jitted.lower(*example)
+    return lowered.compile()
+
+
+def _serialised(fn: Callable) -> Callable:
+    """``fn`` called holding ``_TRACING`` (for programs traced at their first call)."""
+    def call(*a):
+        with _TRACING:
+            return fn(*a)
+    return call
+
+
 DENSE_MAX = 60   # dense mass matrix up to this many unconstrained parameters, diagonal beyond
 REGULARIZE_ABOVE = 20   # shrink the adapted mass matrix only for models with more parameters
+
+
+def _potential(model: Callable, args: tuple, cache_key: Any) -> dict:
+    """The model's potential energy over a flat unconstrained vector, shared by NUTS and SVI
+    (cached like ``_runner``): ``pe_gen`` / ``post_gen`` (NumPyro's potential and postprocess
+    functions of the data), ``unravel`` (flat -> sites), ``size``, ``inv`` (the sites'
+    transforms), ``z`` (unconstrained zeros shaped like each site) and ``value_and_grad(flat,
+    args)`` (compiled: the potential and its gradient, for the MAP / Laplace start)."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import get_potential_fn
+
+    shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
+    key = ("potential", cache_key, shapes)
+    if cache_key is not None and key in _RUNNERS:
+        return _RUNNERS[key]
+    with _TRACING:
+        inv_transforms, replay, z_proto = _trace_model(model, args, jax.random.PRNGKey(0))
+        pe_gen, post_gen = get_potential_fn(model, inv_transforms, replay_model=replay,
+                                            dynamic_args=True, model_args=args)
+    flat0, unravel = ravel_pytree(z_proto)
+
+    @jax.jit
+    def value_and_grad(flat, args):
+        return jax.value_and_grad(lambda v: pe_gen(*args)(unravel(v)))(flat)
+    out = dict(pe_gen=pe_gen, post_gen=post_gen, unravel=unravel, size=int(flat0.size),
+               inv=inv_transforms, z=z_proto,
+               value_and_grad=_compile(value_and_grad, np.asarray(flat0, np.float64), args))
+    _remember(key, out, cache_key)
+    return out
+
+
+def _remember(key, value, cache_key) -> None:
+    if cache_key is not None:
+        if len(_RUNNERS) > 64:
+            _RUNNERS.clear()
+        _RUNNERS[key] = value
 
 
 def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: int, chunk: int,
             target_accept: float, max_tree_depth: int, method: str, dense_mass: bool | None):
     """Compiled pieces, cached so fits of other data with the same model and shapes reuse them
-    (compilation dominates fits of modest size):
+    (compilation dominates fits of modest size): those of ``_potential``, and
 
-    * ``value_and_grad(flat, args)``: potential energy and gradient at a flat unconstrained point
-      (for the MAP / Laplace start);
     * ``init(keys, z, inverse_mass_matrix, args)``: NUTS states, vectorised over chains;
     * ``advance(state, args) -> (state, (z, diverging))``: ``chunk`` transitions.
     """
     import jax
-    from jax.flatten_util import ravel_pytree
     from numpyro.infer.hmc import hmc
-    from numpyro.infer.util import get_potential_fn
 
     shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
     key = (cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method, dense_mass,
            shapes)
     if cache_key is not None and key in _RUNNERS:
         return _RUNNERS[key]
-    inv_transforms, replay, z_proto = _trace_model(model, args, jax.random.PRNGKey(0))
-    pe_gen, post_gen = get_potential_fn(model, inv_transforms, replay_model=replay,
-                                        dynamic_args=True, model_args=args)
-    flat0, unravel = ravel_pytree(z_proto)
-    size = int(flat0.size)
+    pot = _potential(model, args, cache_key)
+    size, post_gen = pot["size"], pot["post_gen"]
     dense = size <= DENSE_MAX if dense_mass is None else bool(dense_mass)
     # NumPyro shrinks the estimated covariance towards 1e-3·I (weight 5/(n + 5)); with thousands of
     # seeds posterior variances are ~1e-5, so the shrinkage would inflate them several-fold and
     # cost 2-3x more leapfrog steps. Small models get the plain sample covariance (well
     # determined from the ≥ 25 draws of a window); large ones keep the regularisation.
     regularize = size > REGULARIZE_ABOVE
-    init_kernel, sample_kernel = hmc(potential_fn_gen=pe_gen, algo="NUTS")
+    init_kernel, sample_kernel = hmc(potential_fn_gen=pot["pe_gen"], algo="NUTS")
 
     def init_one(rng, z, imm, args):
         return init_kernel(z, warmup, inverse_mass_matrix=imm, dense_mass=dense,
@@ -219,22 +274,21 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
             return st, (post_gen(*args)(st.z), st.diverging)
         return jax.lax.scan(body, state, None, length=chunk)
 
-    @jax.jit
-    def value_and_grad(flat, args):
-        return jax.value_and_grad(lambda v: pe_gen(*args)(unravel(v)))(flat)
-
     if method == "parallel":
-        init = jax.pmap(init_one, in_axes=(0, 0, None, None))
-        advance = jax.pmap(advance_one, in_axes=(0, None))
+        init = _serialised(jax.pmap(init_one, in_axes=(0, 0, None, None)))
+        advance = _serialised(jax.pmap(advance_one, in_axes=(0, None)))
     else:
-        init = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None)))
-        advance = jax.jit(jax.vmap(advance_one, in_axes=(0, None)))
-    out = dict(init=init, advance=advance, value_and_grad=value_and_grad, unravel=unravel,
-               size=size, dense=dense, inv=inv_transforms, z=z_proto)
-    if cache_key is not None:
-        if len(_RUNNERS) > 32:
-            _RUNNERS.clear()
-        _RUNNERS[key] = out
+        # compiled ahead of the first call, so that only the tracing holds ``_TRACING``
+        keys = jax.random.split(jax.random.PRNGKey(0), chains)
+        zs = jax.tree_util.tree_map(lambda v: np.zeros((chains,) + np.shape(v), v.dtype),
+                                    pot["z"])
+        imm = np.zeros((size, size) if dense else (size,), np.float64)
+        init = _compile(jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None))), keys, zs, imm,
+                        args)
+        advance = _compile(jax.jit(jax.vmap(advance_one, in_axes=(0, None))), init.out_info,
+                           args)
+    out = dict(pot, init=init, advance=advance, dense=dense)
+    _remember(key, out, cache_key)
     return out
 
 
@@ -470,35 +524,131 @@ def combine_diagnostics(parts: dict[str, Diagnostics]) -> Diagnostics:
 
 def run_svi(model: Callable, args: tuple, *, steps: int = 3000, samples: int = 2000, seed: int = 0,
             progress: bool = True, init_values: dict | None = None,
-            learning_rate: float = 0.02) -> tuple[dict, Diagnostics]:
-    """SVI with an AutoNormal guide; returns (draws from the guide incl. deterministic sites, diag).
-    Runs in float64 (see ``float64``)."""
+            learning_rate: float = 0.02, cache_key: Any = None,
+            laplace_init: bool = True) -> tuple[dict, Diagnostics]:
+    """SVI with a mean-field normal guide in the unconstrained space (what NumPyro's
+    ``AutoNormal`` is), on the same flat potential as NUTS; returns (draws from the guide incl.
+    deterministic sites, diagnostics).
+
+    The guide starts at the posterior mode with the Laplace approximation's standard deviations
+    (``_laplace``; without a usable mode, or with ``laplace_init=False``: at ``init_values``
+    with scales 0.05) and is parametrised in those units (``_vi_runner``); ``steps`` Adam steps
+    (gradients clipped at ±10, one draw per step) maximise the ELBO. The steps run in compiled
+    chunks and, with ``cache_key``, later fits of other data of the same shapes reuse the
+    compiled program. Runs in float64 (see ``float64``)."""
     with float64():
         return _run_svi(model, _as_float64(args), steps, samples, seed, progress, init_values,
-                        learning_rate)
+                        learning_rate, cache_key, laplace_init)
 
 
-def _run_svi(model, args, steps, samples, seed, progress, init_values, learning_rate):
+SVI_CHUNK = 250     # SVI steps per compiled call (the progress bar moves between calls)
+
+
+def _vi_runner(model: Callable, args: tuple, cache_key: Any, learning_rate: float,
+               samples: int) -> dict:
+    """Compiled SVI pieces (cached like ``_runner``). The guide N(loc, scale²) per unconstrained
+    coordinate is parametrised relative to a ``center`` and ``unit`` (the Laplace mode and
+    standard deviations when there is one): loc = center + unit·l, scale = unit·softplus(r).
+    Adam's steps are then a fixed fraction of the posterior's width, whatever the population
+    size — with thousands of seeds a fixed step of 0.02 in the raw coordinates would be several
+    posterior standard deviations, and the guide would jitter across the posterior.
+
+    * ``advance(guide, opt_state, keys, active, center, unit, args) -> (guide, opt_state,
+      losses)``: ``SVI_CHUNK`` steps (a step whose ``active`` is False leaves the guide as is);
+    * ``draw(guide, key, center, unit, args)``: ``samples`` draws of every site, deterministic
+      ones included."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
+    key = ("svi", cache_key, learning_rate, samples, shapes)
+    if cache_key is not None and key in _RUNNERS:
+        return _RUNNERS[key]
+    pot = _potential(model, args, cache_key)
+    pe_gen, post_gen, unravel, D = pot["pe_gen"], pot["post_gen"], pot["unravel"], pot["size"]
+    optimizer = optax.chain(optax.clip(10.0), optax.adam(learning_rate))
+
+    def loss(guide, eps, center, unit, args):
+        loc, raw_scale = guide
+        scale = unit * jax.nn.softplus(raw_scale)
+        log_q = jnp.sum(-jnp.log(scale) - 0.5 * eps ** 2) - 0.5 * D * math.log(2 * math.pi)
+        return pe_gen(*args)(unravel(center + unit * loc + scale * eps)) + log_q   # −ELBO
+
+    def advance(guide, opt_state, keys, active, center, unit, args):
+        def body(carry, step):
+            guide, opt_state = carry
+            key, on = step
+            value, grad = jax.value_and_grad(loss)(guide, jax.random.normal(key, (D,)), center,
+                                                   unit, args)
+            updates, new_state = optimizer.update(grad, opt_state, guide)
+            new_guide = optax.apply_updates(guide, updates)
+            keep = jax.tree_util.tree_map(lambda new, old: jnp.where(on, new, old),
+                                          (new_guide, new_state), (guide, opt_state))
+            return keep, value
+        (guide, opt_state), losses = jax.lax.scan(body, (guide, opt_state), (keys, active))
+        return guide, opt_state, losses
+
+    def draw(guide, key, center, unit, args):
+        loc, raw_scale = guide
+        z = (center + unit * loc
+             + unit * jax.nn.softplus(raw_scale) * jax.random.normal(key, (samples, D)))
+        return jax.vmap(lambda v: post_gen(*args)(unravel(v)))(z)
+
+    vec = np.zeros(D)
+    guide = (vec, vec)
+    opt_state = jax.eval_shape(optimizer.init, guide)
+    keys = jax.random.split(jax.random.PRNGKey(0), SVI_CHUNK)
+    out = dict(pot, init=optimizer.init,
+               advance=_compile(jax.jit(advance), guide, opt_state, keys,
+                                np.ones(SVI_CHUNK, bool), vec, vec, args),
+               draw=_compile(jax.jit(draw), guide, keys[0], vec, vec, args))
+    _remember(key, out, cache_key)
+    return out
+
+
+def _softplus_inverse(x: np.ndarray) -> np.ndarray:
+    return x + np.log(-np.expm1(-x))
+
+
+def _run_svi(model, args, steps, samples, seed, progress, init_values, learning_rate, cache_key,
+             laplace_init):
     import time
 
     import jax
-    import numpyro.optim as optim
-    from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_median, init_to_value
-    from numpyro.infer.autoguide import AutoNormal
 
     t0 = time.perf_counter()
-    init = init_to_value(values=init_values) if init_values is not None else init_to_median
-    guide = AutoNormal(model, init_loc_fn=init, init_scale=0.05)
-    svi = SVI(model, guide, optim.ClippedAdam(learning_rate, clip_norm=10.0), Trace_ELBO())
+    r = _vi_runner(model, args, cache_key, learning_rate, samples)
+    flat0 = _start_point(r, init_values)
+    lap = _laplace(r["value_and_grad"], args, flat0) if laplace_init else None
+    if lap is not None:     # start at the Laplace approximation, in its own units
+        center = np.asarray(lap[0], np.float64)
+        unit = np.sqrt(np.clip(np.diag(lap[1]), 1e-12, 1e2))
+        scale0 = 1.0
+    else:
+        center, unit, scale0 = np.asarray(flat0, np.float64), np.ones(flat0.size), 0.05
+    guide = (np.zeros(flat0.size), np.full(flat0.size, _softplus_inverse(scale0)))
+    opt_state = r["init"](guide)
     rng_run, rng_draw = jax.random.split(jax.random.PRNGKey(seed))
-    res = svi.run(rng_run, steps, *args, progress_bar=progress)
-    losses = np.asarray(res.losses, np.float64)
-    post = Predictive(guide, params=res.params, num_samples=samples)(rng_draw, *args)
-    det = Predictive(model, posterior_samples=post, return_sites=None)(rng_draw, *args)
-    draws = {k: np.asarray(v) for k, v in post.items()}
-    for k, v in det.items():
-        if k not in draws and k != "loglik":
-            draws[k] = np.asarray(v)
+    n_chunks = -(-steps // SVI_CHUNK)
+    keys = jax.random.split(rng_run, n_chunks * SVI_CHUNK).reshape(n_chunks, SVI_CHUNK, -1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc="SVI", unit="step", leave=False)
+    losses = []
+    for i in range(n_chunks):
+        active = np.arange(i * SVI_CHUNK, (i + 1) * SVI_CHUNK) < steps
+        guide, opt_state, chunk_losses = r["advance"](guide, opt_state, keys[i], active, center,
+                                                      unit, args)
+        losses.append(np.asarray(chunk_losses, np.float64)[active])
+        if bar is not None:
+            bar.update(int(active.sum()))
+    if bar is not None:
+        bar.close()
+    losses = np.concatenate(losses)
+    draws = {k: np.asarray(v) for k, v in r["draw"](guide, rng_draw, center, unit, args).items()
+             if k != "loglik"}
     w = max(1, steps // 10)
     last, prev = losses[-w:].mean(), losses[-2 * w:-w].mean()
     failed = []

@@ -76,32 +76,39 @@ class Predictive:
     def _count(self, y) -> np.ndarray:
         return np.floor(np.asarray(y, np.float64) * self.n + 1e-9)
 
-    def _component_cdf(self, c: Component, y: np.ndarray, left: bool) -> np.ndarray:
-        """P(Y ≤ y) (``left``: P(Y < y)) of one component; y [P] -> [S, M, P]."""
+    def _component_cdfs(self, c: Component, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(Y ≤ y) and P(Y < y) of one component; y [P] -> two [S, M, P]. The costly part
+        (the regularised incomplete beta function, or the BetaBinomial's cumulative table) is
+        computed once for both."""
         S, M = c.weight.shape
         if self.n is not None:
-            k = self._count(y) - c.k0
-            if left:   # P(k' < k(y)) unless y sits between grid points
-                k = np.where(np.isclose(np.asarray(y) * self.n, np.round(np.asarray(y) * self.n)),
-                             np.round(np.asarray(y) * self.n) - c.k0 - 1, k)
+            k_right = self._count(y) - c.k0
+            # P(k' < k(y)): one count lower when y sits on a grid point
+            k_left = np.where(np.isclose(np.asarray(y) * self.n, np.round(np.asarray(y) * self.n)),
+                              np.round(np.asarray(y) * self.n) - c.k0 - 1, k_right)
             if c.m == 0:
-                return np.broadcast_to((k >= 0).astype(float), (S, M, k.size)).copy()
+                return tuple(np.broadcast_to((k >= 0).astype(float), (S, M, k.size)).copy()
+                             for k in (k_right, k_left))
             table = self._inner_table(c, cumulative=True)   # [S, M, m + 1]
-            idx = np.clip(k, 0, c.m).astype(int)
-            cont = np.where(k < 0, 0.0, table[..., idx])
-            return (c.mass_low[..., None] * (k >= 0) + c.rest[..., None] * cont
-                    + c.mass_high[..., None] * (k >= c.m))
+
+            def at(k):
+                cont = np.where(k < 0, 0.0, table[..., np.clip(k, 0, c.m).astype(int)])
+                return (c.mass_low[..., None] * (k >= 0) + c.rest[..., None] * cont
+                        + c.mass_high[..., None] * (k >= c.m))
+            return at(k_right), at(k_left)
         y = np.asarray(y, np.float64)
-        at_or_past = (y > c.low) if left else (y >= c.low)
         if c.high <= c.low:
-            return np.broadcast_to(at_or_past.astype(float), (S, M, y.size)).copy()
+            return tuple(np.broadcast_to(v.astype(float), (S, M, y.size)).copy()
+                         for v in (y >= c.low, y > c.low))
         from scipy.special import betainc
         a, b = c.ab()
         u = np.clip((y - c.low) / (c.high - c.low), 0.0, 1.0)
-        cont = betainc(a[..., None], b[..., None], u)
-        past_high = (y > c.high) if left else (y >= c.high)
-        return (c.mass_low[..., None] * at_or_past + c.rest[..., None] * cont
-                + c.mass_high[..., None] * past_high)
+        cont = c.rest[..., None] * betainc(a[..., None], b[..., None], u)
+
+        def with_masses(at_or_past, past_high):
+            return (c.mass_low[..., None] * at_or_past + cont
+                    + c.mass_high[..., None] * past_high)
+        return with_masses(y >= c.low, y >= c.high), with_masses(y > c.low, y > c.high)
 
     def _inner_table(self, c: Component, cumulative: bool) -> np.ndarray:
         """The BetaBinomial part's pmf (or CDF) over k' = 0..m per draw and scale
@@ -120,11 +127,18 @@ class Predictive:
 
     def cdf(self, y, left: bool = False) -> np.ndarray:
         """P(Y ≤ y) (``left``: P(Y < y)) per draw and scale at values ``y`` [P]: [S, M, P]."""
+        return self.cdfs(y)[1 if left else 0]
+
+    def cdfs(self, y) -> tuple[np.ndarray, np.ndarray]:
+        """(P(Y ≤ y), P(Y < y)) per draw and scale at values ``y`` [P]: two [S, M, P], for the
+        cost of one."""
         y = np.atleast_1d(np.asarray(y, np.float64))
-        total = 0.0
+        right, left = 0.0, 0.0
         for c in self.components:
-            total = total + c.weight[..., None] * self._component_cdf(c, y, left)
-        return np.clip(total, 0.0, 1.0)
+            r, l = self._component_cdfs(c, y)
+            right = right + c.weight[..., None] * r
+            left = left + c.weight[..., None] * l
+        return np.clip(right, 0.0, 1.0), np.clip(left, 0.0, 1.0)
 
     def grid(self) -> np.ndarray:
         """Values on which quantiles are resolved: every count k / n, or 1001 points on [0, 1]."""

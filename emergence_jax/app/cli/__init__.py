@@ -11,6 +11,9 @@ import sys
 
 # Order is the order shown in --help.
 COMMANDS = ("run", "train", "sweep", "inspect", "fit", "report", "simulate", "config")
+# Commands that compile (train or fit): they turn on JAX's persistent compilation cache, so the
+# next process that needs the same programs loads them (``core.compilation_cache``).
+COMPILING = ("run", "train", "sweep", "fit", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     from emergence_jax.core.errors import EXIT_PREEMPTED, EmergenceError, Preempted
+    if args.command in COMPILING:
+        from emergence_jax.core.compilation_cache import enable_compilation_cache
+        enable_compilation_cache()
     try:
         return int(args._run(args) or 0)  # noqa: SLF001
     except Preempted as e:

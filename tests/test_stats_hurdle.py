@@ -191,7 +191,7 @@ def test_within_side_sampler_in_its_thread_draws_what_it_draws_alone(monkeypatch
     """The within-side sampler runs in a second thread beside the curve forms (vectorized
     chains: compiled ahead, only the tracing serialised); its draws and the fit are those of
     the same samplers run one after the other."""
-    from emergence_jax.analysis import fitting, inference
+    from emergence_jax.analysis import inference
 
     class Synchronous:
         def __init__(self, fn):
@@ -202,7 +202,7 @@ def test_within_side_sampler_in_its_thread_draws_what_it_draws_alone(monkeypatch
     monkeypatch.setattr(inference, "chain_method", lambda chains: "vectorized")
     data, _ = simulate_outside("floor", seed=4, scales=6, seeds=20)
     threaded = fit_distribution(data, threshold=0.5, compare=False, **FAST)
-    monkeypatch.setattr(fitting, "_Background", Synchronous)
+    monkeypatch.setattr(inference, "Background", Synchronous)
     alone = fit_distribution(data, threshold=0.5, compare=False, **FAST)
     assert threaded.curve_form == alone.curve_form
     assert set(threaded.params) == set(alone.params)
@@ -233,7 +233,7 @@ def test_sufficient_statistics_give_the_summed_row_likelihood(bins):
             if f"{side}_mass" in w:
                 w[f"{side}_mass"] = 1 / (1 + np.exp(-w[f"{side}_mass"]))
         by_rows = (rows["rw"] * hurdle.value_loglik(w, rows, spec)).sum(-1)
-        by_groups = hurdle.value_total(w, prep.arrays("zoib"), spec)
+        by_groups = hurdle.value_total(w, prep.arrays(), spec)
         np.testing.assert_allclose(by_groups, by_rows, rtol=1e-9)
 
 
@@ -252,3 +252,25 @@ def test_svi_agrees_with_nuts_on_a_large_population(n_eval):
     assert 0.8 < np.mean((p["svi"].upper - p["svi"].lower) / width) < 1.15
     mean = {m: f.success_mean(data.scales).mean for m, f in fits.items()}
     np.testing.assert_allclose(mean["svi"], mean["nuts"], atol=0.005)
+
+
+def test_a_failing_fit_stops_its_background_sampler(monkeypatch):
+    """When the curve forms fail, the within-side sampler running beside them stops at its next
+    chunk instead of running on."""
+    from emergence_jax.analysis import fitting, inference
+    started = []
+
+    class Recorded(inference.Background):
+        def __init__(self, fn):
+            super().__init__(fn)
+            started.append(self)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("curve forms failed")
+    monkeypatch.setattr(inference, "Background", Recorded)
+    monkeypatch.setattr(fitting, "_sample_curve_forms", fail)
+    data, _ = simulate_outside("floor", seed=6, scales=6, seeds=20)
+    with pytest.raises(RuntimeError, match="curve forms failed"):
+        fit_distribution(data, threshold=0.5, compare=False, **FAST)
+    with pytest.raises(inference.Cancelled):
+        started[0].result()

@@ -124,9 +124,25 @@ def test_svi_reuses_its_compiled_program_for_new_data_of_the_same_shape():
     y = np.random.default_rng(5).normal(size=12)
     with inference.float64():
         args = inference._as_float64((y,))
-        first = inference._vi_runner(_normal_model, args, ("normal-reuse",), 0.02, 100)
+        first = inference._vi_runner(_normal_model, args, ("normal-reuse",), 0.02, 100, 50)
         again = inference._vi_runner(_normal_model, inference._as_float64((y + 1,)),
-                                     ("normal-reuse",), 0.02, 100)
+                                     ("normal-reuse",), 0.02, 100, 50)
         other = inference._vi_runner(_normal_model, inference._as_float64((y[:6],)),
-                                     ("normal-reuse",), 0.02, 100)
+                                     ("normal-reuse",), 0.02, 100, 50)
     assert again is first and other is not first
+
+
+def test_background_sees_the_callers_jax_settings_and_its_errors():
+    import jax
+    names = ("jax_debug_nans", "jax_default_matmul_precision", "jax_disable_jit")
+    with jax.debug_nans(True), jax.default_matmul_precision("highest"), jax.disable_jit():
+        inside = inference.Background(lambda: {n: getattr(jax.config, n) for n in names})
+        assert inside.result() == {"jax_debug_nans": True,
+                                   "jax_default_matmul_precision": "highest",
+                                   "jax_disable_jit": True}
+    assert inference.Background(lambda: jax.config.jax_debug_nans).result() is False
+
+    def boom():
+        raise ValueError("inside the thread")
+    with pytest.raises(ValueError, match="inside the thread"):
+        inference.Background(boom).result()

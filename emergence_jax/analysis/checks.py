@@ -19,7 +19,7 @@ At every observed scale with n seeds, ``predictive_check(fit)`` compares
 
 Cost stays bounded however large the population: at most MAX_DRAWS posterior draws (fewer with
 many seeds per scale), the PIT of at most PIT_SEEDS seeds per scale and about PIT_SEEDS_TOTAL in
-all (``pit_seeds_per_scale``), the success count's predictive CDF on at most COUNT_GRID counts
+all, but at least PIT_SEEDS_MIN per scale (``pit_seeds_per_scale``), the success count's predictive CDF on at most COUNT_GRID counts
 (k_obs − 1 and k_obs always among them, so the p-values are exact and an interval end moves by at
 most one grid step), and one evaluation of the predictive CDF per scale.
 

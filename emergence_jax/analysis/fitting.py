@@ -24,7 +24,6 @@ import dataclasses
 import platform
 import sys
 import time
-import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -183,19 +182,25 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
 
     def sample_within():
         with inference.float64():      # x64 is per thread
-            args = inference._as_float64(tuple(prep.arrays(spec.likelihood).values()))
+            args = inference._as_float64(tuple(prep.arrays().values()))
             return _sample(hurdle.make_model(spec), args, spec, hurdle.init_values(spec, prep),
                            s, progress)
     # The posterior factorises (module docstring of ``hurdle``), so the within-side sampler
     # compiles and runs in a second thread while the curve forms are sampled here: XLA
     # compilation and execution release the GIL, and compilation is most of a fit of modest
     # size. Each sampler has its own key, so the draws do not depend on the threads' timing.
-    within_future = _Background(sample_within)
-    params, curve, diag_curve = _sample_curve_forms(spec, prep, s, progress)
+    t0 = time.perf_counter()
+    within_future = inference.Background(sample_within)
+    try:
+        params, curve, diag_curve = _sample_curve_forms(spec, prep, s, progress)
+    except BaseException:
+        within_future.cancel()
+        raise
     draws, within = within_future.result()
     params.update(hurdle.canonical_params(draws, spec))
     diag = inference.combine_diagnostics({f"P(success) curve ({curve['chosen']})": diag_curve,
                                           "within the sides": within})
+    diag.seconds = time.perf_counter() - t0     # the two ran side by side
     chosen = curve["chosen"]
     return _Posterior(spec=spec, params=params, sites={}, diagnostics=diag,
                       # draws x rows: computed only when a model comparison asks for it
@@ -203,28 +208,6 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
                       weights=prep.rw[:prep.n_unique], inverse=prep.inverse,
                       seed_prob=prep.succeeded.astype(np.float64), xbar=prep.center,
                       unit=prep.unit, curve=curve)
-
-
-class _Background:
-    """``fn()`` running in a daemon thread; ``result()`` waits for it and re-raises its error.
-    A daemon thread, so that an interrupted fit (Ctrl-C) exits without waiting for it."""
-
-    def __init__(self, fn: Callable[[], Any]):
-        self._box: dict = {}
-
-        def target():
-            try:
-                self._box["value"] = fn()
-            except BaseException as e:      # re-raised in the caller's thread
-                self._box["error"] = e
-        self._thread = threading.Thread(target=target, daemon=True)
-        self._thread.start()
-
-    def result(self):
-        self._thread.join()
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box["value"]
 
 
 def _sample_curve_forms(spec, prep, s: AnalysisConfig, progress: bool):

@@ -61,7 +61,7 @@ from emergence_jax.analysis.success import SuccessCriterion
 from emergence_jax.core.errors import DataError
 
 __all__ = ["HurdleData", "PRIORS", "SIDES", "prepare", "make_model", "make_curve_model",
-           "value_loglik", "side_loglik", "pointwise", "canonical_params", "curve_params",
+           "model_arguments", "value_loglik", "value_total", "side_loglik", "pointwise", "canonical_params", "curve_params",
            "curve_init", "init_values", "select_curve", "side_supports", "within_sites",
            "outer_is_high", "KAPPA_MAX"]
 
@@ -104,6 +104,7 @@ class HurdleData:
     gend: np.ndarray      # float64 [G]  seeds at the side's outer end
     inverse: np.ndarray   # int64 [N]    seed -> value row
     succeeded: np.ndarray  # bool [N]    each seed's side
+    likelihood: str       # 'betabinomial' (counts) or 'zoib' (continuous values)
     center: float         # c: midpoint of the observed log scales
     unit: float           # r: half-width (1 for a single scale)
     n_cells: int
@@ -115,14 +116,11 @@ class HurdleData:
                 "rside": self.rside, "ru": self.ru, "rk": self.rk, "rm": self.rm,
                 "rlogc": self.rlogc, "rend": self.rend, "rw": self.rw}
 
-    def arrays(self, likelihood: str) -> dict:
-        """The within-side model's inputs (``make_model``), in its argument order: the value
-        rows for counts; for continuous values only the groups' sufficient statistics, so the
-        sampler's cost does not grow with the number of distinct values."""
-        if likelihood == "betabinomial":
-            return self.rows()
-        return {"gz": self.gz, "gside": self.gside, "glogu": self.glogu,
-                "glog1mu": self.glog1mu, "gn": self.gn, "gend": self.gend}
+    def arrays(self) -> dict:
+        """The within-side model's inputs (``make_model``), in its argument order
+        (``model_arguments``): the value rows for counts; for continuous values only the groups'
+        sufficient statistics, so the sampler's cost does not grow with the distinct values."""
+        return {name: getattr(self, name) for name in model_arguments(self.likelihood)}
 
     def curve_arrays(self) -> tuple:
         """The curve model's data (``make_curve_model``, after the form index)."""
@@ -267,7 +265,7 @@ def prepare(data: SeedData, threshold: float, direction: str = "above",
         glog1mu=gsum(np.where(inside > 0, inside * log_1mu, 0.0)),
         gn=gsum(inside), gend=gsum(uniq[:, 6] * mult),
         inverse=np.asarray(inverse).reshape(-1).astype(np.int64), succeeded=succeeded,
-        center=center, unit=unit, n_cells=C, n_unique=U)
+        likelihood=likelihood, center=center, unit=unit, n_cells=C, n_unique=U)
     return spec, prep
 
 
@@ -304,15 +302,17 @@ def within_sites(spec: ModelSpec) -> tuple[str, ...]:
 
 
 def make_model(spec: ModelSpec):
-    """``model(*HurdleData.arrays(spec.likelihood).values())``: the within-side distributions
-    of the values."""
+    """``model(*HurdleData.arrays().values())``: the within-side distributions of the values."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
     from jax.scipy.special import gammaln
-    names = _ARRAY_NAMES[spec.likelihood == "betabinomial"]
+    names = model_arguments(spec.likelihood)
 
     def model(*arrays):
+        if len(arrays) != len(names):
+            raise TypeError(f"the within-side model takes {', '.join(names)}; got "
+                            f"{len(arrays)} arrays")
         d = dict(zip(names, arrays))
         w: dict[str, Any] = {}
         for j, s in enumerate(SIDES):
@@ -429,7 +429,7 @@ def _group_shapes(w: dict, d: dict, xp):
 
 def value_total(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
     """The summed within-side log-likelihood of continuous values from the groups' sufficient
-    statistics (``HurdleData.arrays('zoib')``): equal to Σ rows multiplicity x
+    statistics (``HurdleData.arrays()`` of continuous values): equal to Σ rows multiplicity x
     ``value_loglik``, at a cost that grows with the groups, not with the distinct values."""
     if gammaln is None:
         from scipy.special import gammaln
@@ -446,10 +446,12 @@ def value_total(w: dict, d: dict, spec: ModelSpec, xp=np, gammaln=None):
     return xp.sum(xp.where(point, 0.0, total), -1)
 
 
-# The within-side model's arguments: continuous values (False), counts (True).
-_ARRAY_NAMES = {False: ("gz", "gside", "glogu", "glog1mu", "gn", "gend"),
-                True: ("gz", "gside", "gm", "rgrp", "rside", "ru", "rk", "rm", "rlogc", "rend",
-                       "rw")}
+def model_arguments(likelihood: str) -> tuple[str, ...]:
+    """The within-side model's arguments, in order (``HurdleData`` fields): the value rows for
+    counts, the groups' sufficient statistics for continuous values."""
+    if likelihood == "betabinomial":
+        return ("gz", "gside", "gm", "rgrp", "rside", "ru", "rk", "rm", "rlogc", "rend", "rw")
+    return ("gz", "gside", "glogu", "glog1mu", "gn", "gend")
 
 
 # A side's shape parameters, with the value each takes where a model has no such parameter (a

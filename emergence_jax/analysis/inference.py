@@ -2,7 +2,7 @@
 
 NUTS runs 4 chains by default: ``chain_method='parallel'`` when there are at least as many local
 devices as chains, otherwise ``'vectorized'`` (all chains in one program). SVI (a mean-field normal
-guide in the unconstrained space, NumPyro's ``AutoNormal``) is the fast option for very large
+guide in the unconstrained space, the guide of NumPyro's ``AutoNormal``) is the fast option for very large
 populations; it is an approximation (intervals tend to be too narrow). Both work on one flat
 potential per model (``_potential``), compiled once per model and data shapes, and only their
 tracing is serialised, so samplers of independent parts of a model can run in threads.
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Diagnostics", "run_nuts", "run_nuts_with_remedies", "run_svi", "float64", "psis_loo",
+__all__ = ["Background", "Cancelled", "Diagnostics", "run_nuts", "run_nuts_with_remedies", "run_svi", "float64", "psis_loo",
            "waic", "compare_loo", "chain_method", "combine_diagnostics", "diagnostics_for", "psis_smooth", "RHAT_MAX",
            "ESS_MIN", "DIVERGENT_MAX", "REMEDIES"]
 
@@ -178,6 +178,7 @@ _RUNNERS: dict = {}
 # a time (a hurdle fit runs its two samplers in parallel threads, ``fitting._hurdle_posterior``);
 # compilation and the samplers' runs are not serialised.
 _TRACING = threading.RLock()
+_CACHE_LOCK = threading.Lock()
 
 
 def _compile(jitted: Callable, *example):
@@ -185,14 +186,6 @@ def _compile(jitted: Callable, *example):
     with _TRACING:
         lowered = jitted.lower(*example)
     return lowered.compile()
-
-
-def _serialised(fn: Callable) -> Callable:
-    """``fn`` called holding ``_TRACING`` (for programs traced at their first call)."""
-    def call(*a):
-        with _TRACING:
-            return fn(*a)
-    return call
 
 
 DENSE_MAX = 60   # dense mass matrix up to this many unconstrained parameters, diagonal beyond
@@ -209,10 +202,9 @@ def _potential(model: Callable, args: tuple, cache_key: Any) -> dict:
     from jax.flatten_util import ravel_pytree
     from numpyro.infer.util import get_potential_fn
 
-    shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
-    key = ("potential", cache_key, shapes)
-    if cache_key is not None and key in _RUNNERS:
-        return _RUNNERS[key]
+    key = ("potential", cache_key, _signature(args))
+    if (hit := _cached(key)) is not None:
+        return hit
     with _TRACING:
         inv_transforms, replay, z_proto = _trace_model(model, args, jax.random.PRNGKey(0))
         pe_gen, post_gen = get_potential_fn(model, inv_transforms, replay_model=replay,
@@ -224,15 +216,99 @@ def _potential(model: Callable, args: tuple, cache_key: Any) -> dict:
         return jax.value_and_grad(lambda v: pe_gen(*args)(unravel(v)))(flat)
     out = dict(pe_gen=pe_gen, post_gen=post_gen, unravel=unravel, size=int(flat0.size),
                inv=inv_transforms, z=z_proto,
-               value_and_grad=_compile(value_and_grad, np.asarray(flat0, np.float64), args))
-    _remember(key, out, cache_key)
+               value_and_grad=_CompiledOnFirstCall(value_and_grad))
+    _remember(key, out)
     return out
 
 
-def _remember(key, value, cache_key) -> None:
-    if cache_key is not None:
-        if len(_RUNNERS) > 64:
-            _RUNNERS.clear()
+class _CompiledOnFirstCall:
+    """A jitted function compiled (tracing under ``_TRACING``) at its first call: for programs
+    that a run may not need (the Laplace start's potential gradient)."""
+
+    def __init__(self, jitted: Callable):
+        self._jitted, self._compiled = jitted, None
+
+    def __call__(self, *args):
+        if self._compiled is None:
+            self._compiled = _compile(self._jitted, *args)
+        return self._compiled(*args)
+
+
+# The caller's thread-local JAX settings that a sampler in another thread must see too (JAX's
+# context managers act on the thread that enters them).
+_CARRIED_SETTINGS = {"jax_default_device": "default_device", "jax_disable_jit": "disable_jit",
+                     "jax_debug_nans": "debug_nans",
+                     "jax_default_matmul_precision": "default_matmul_precision"}
+_CANCEL = threading.local()
+
+
+class Cancelled(Exception):
+    """A sampler running in the background stopped because the fit it belonged to failed or was
+    interrupted."""
+
+
+def _check_cancelled() -> None:
+    """Raises ``Cancelled`` in a background sampler whose fit has given up (between chunks)."""
+    event = getattr(_CANCEL, "event", None)
+    if event is not None and event.is_set():
+        raise Cancelled("the fit this sampler belonged to stopped")
+
+
+class Background:
+    """``fn()`` running in a daemon thread, with the caller's JAX settings
+    (``_CARRIED_SETTINGS``); ``result()`` waits for it and re-raises its error, ``cancel()``
+    stops its samplers at their next chunk. A daemon thread, so that an interrupted process
+    exits without waiting for it."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        import contextlib
+
+        import jax
+        settings = {getattr(jax, ctx): getattr(jax.config, name)
+                    for name, ctx in _CARRIED_SETTINGS.items()}
+        self._box: dict = {}
+        self._stop = threading.Event()
+
+        def target():
+            _CANCEL.event = self._stop
+            try:
+                with contextlib.ExitStack() as stack:
+                    for context, value in settings.items():
+                        stack.enter_context(context(value))
+                    self._box["value"] = fn()
+            except BaseException as e:      # re-raised in the caller's thread
+                self._box["error"] = e
+        self._thread = threading.Thread(target=target, daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["value"]
+
+
+def _signature(args: tuple) -> tuple:
+    """The shapes and dtypes of a model's arguments (what its compiled programs depend on)."""
+    return tuple((tuple(np.shape(a)), str(getattr(a, "dtype", None) or np.asarray(a).dtype))
+                 for a in args)
+
+
+def _cached(key) -> Any:
+    return _RUNNERS.get(key) if key[1] is not None else None
+
+
+def _remember(key, value) -> None:
+    """Keeps ``value`` under ``key`` (unless the model has no cache key), dropping the oldest
+    entries beyond 64; under a lock, as fits may run samplers in two threads."""
+    if key[1] is None:
+        return
+    with _CACHE_LOCK:
+        while len(_RUNNERS) >= 64:
+            _RUNNERS.pop(next(iter(_RUNNERS)))
         _RUNNERS[key] = value
 
 
@@ -247,11 +323,10 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
     import jax
     from numpyro.infer.hmc import hmc
 
-    shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
-    key = (cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method, dense_mass,
-           shapes)
-    if cache_key is not None and key in _RUNNERS:
-        return _RUNNERS[key]
+    key = ("nuts", cache_key, chains, warmup, chunk, target_accept, max_tree_depth, method,
+           dense_mass, _signature(args))
+    if (hit := _cached(key)) is not None:
+        return hit
     pot = _potential(model, args, cache_key)
     size, post_gen = pot["size"], pot["post_gen"]
     dense = size <= DENSE_MAX if dense_mass is None else bool(dense_mass)
@@ -274,21 +349,21 @@ def _runner(model: Callable, args: tuple, cache_key: Any, chains: int, warmup: i
             return st, (post_gen(*args)(st.z), st.diverging)
         return jax.lax.scan(body, state, None, length=chunk)
 
+    # one device per chain (pmap) or all chains in one program (vmap); compiled ahead of the
+    # first call either way, so that only the tracing holds ``_TRACING``
     if method == "parallel":
-        init = _serialised(jax.pmap(init_one, in_axes=(0, 0, None, None)))
-        advance = _serialised(jax.pmap(advance_one, in_axes=(0, None)))
+        over_chains = {"init": jax.pmap(init_one, in_axes=(0, 0, None, None)),
+                       "advance": jax.pmap(advance_one, in_axes=(0, None))}
     else:
-        # compiled ahead of the first call, so that only the tracing holds ``_TRACING``
-        keys = jax.random.split(jax.random.PRNGKey(0), chains)
-        zs = jax.tree_util.tree_map(lambda v: np.zeros((chains,) + np.shape(v), v.dtype),
-                                    pot["z"])
-        imm = np.zeros((size, size) if dense else (size,), np.float64)
-        init = _compile(jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None))), keys, zs, imm,
-                        args)
-        advance = _compile(jax.jit(jax.vmap(advance_one, in_axes=(0, None))), init.out_info,
-                           args)
+        over_chains = {"init": jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None))),
+                       "advance": jax.jit(jax.vmap(advance_one, in_axes=(0, None)))}
+    keys = jax.random.split(jax.random.PRNGKey(0), chains)
+    zs = jax.tree_util.tree_map(lambda v: np.zeros((chains,) + np.shape(v), v.dtype), pot["z"])
+    imm = np.zeros((size, size) if dense else (size,), np.float64)
+    init = _compile(over_chains["init"], keys, zs, imm, args)
+    advance = _compile(over_chains["advance"], init.out_info, args)
     out = dict(pot, init=init, advance=advance, dense=dense)
-    _remember(key, out, cache_key)
+    _remember(key, out)
     return out
 
 
@@ -438,6 +513,7 @@ def _run_nuts(model, args, cache_key, chains, warmup, samples, seed, progress, i
     kept, div = [], []
     done = 0
     while done < total:
+        _check_cancelled()
         state, (zs, d) = r["advance"](state, args)
         if done >= warmup:
             kept.append(jax.device_get(zs))
@@ -541,11 +617,11 @@ def run_svi(model: Callable, args: tuple, *, steps: int = 3000, samples: int = 2
                         learning_rate, cache_key, laplace_init)
 
 
-SVI_CHUNK = 250     # SVI steps per compiled call (the progress bar moves between calls)
+SVI_CHUNK = 250     # at most this many SVI steps per compiled call (the bar moves between calls)
 
 
 def _vi_runner(model: Callable, args: tuple, cache_key: Any, learning_rate: float,
-               samples: int) -> dict:
+               samples: int, chunk: int) -> dict:
     """Compiled SVI pieces (cached like ``_runner``). The guide N(loc, scale²) per unconstrained
     coordinate is parametrised relative to a ``center`` and ``unit`` (the Laplace mode and
     standard deviations when there is one): loc = center + unit·l, scale = unit·softplus(r).
@@ -554,17 +630,16 @@ def _vi_runner(model: Callable, args: tuple, cache_key: Any, learning_rate: floa
     posterior standard deviations, and the guide would jitter across the posterior.
 
     * ``advance(guide, opt_state, keys, active, center, unit, args) -> (guide, opt_state,
-      losses)``: ``SVI_CHUNK`` steps (a step whose ``active`` is False leaves the guide as is);
+      losses)``: ``chunk`` steps (a step whose ``active`` is False leaves the guide as is);
     * ``draw(guide, key, center, unit, args)``: ``samples`` draws of every site, deterministic
       ones included."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in args)
-    key = ("svi", cache_key, learning_rate, samples, shapes)
-    if cache_key is not None and key in _RUNNERS:
-        return _RUNNERS[key]
+    key = ("svi", cache_key, learning_rate, samples, chunk, _signature(args))
+    if (hit := _cached(key)) is not None:
+        return hit
     pot = _potential(model, args, cache_key)
     pe_gen, post_gen, unravel, D = pot["pe_gen"], pot["post_gen"], pot["unravel"], pot["size"]
     optimizer = optax.chain(optax.clip(10.0), optax.adam(learning_rate))
@@ -598,12 +673,12 @@ def _vi_runner(model: Callable, args: tuple, cache_key: Any, learning_rate: floa
     vec = np.zeros(D)
     guide = (vec, vec)
     opt_state = jax.eval_shape(optimizer.init, guide)
-    keys = jax.random.split(jax.random.PRNGKey(0), SVI_CHUNK)
+    keys = jax.random.split(jax.random.PRNGKey(0), chunk)
     out = dict(pot, init=optimizer.init,
                advance=_compile(jax.jit(advance), guide, opt_state, keys,
-                                np.ones(SVI_CHUNK, bool), vec, vec, args),
+                                np.ones(chunk, bool), vec, vec, args),
                draw=_compile(jax.jit(draw), guide, keys[0], vec, vec, args))
-    _remember(key, out, cache_key)
+    _remember(key, out)
     return out
 
 
@@ -618,7 +693,9 @@ def _run_svi(model, args, steps, samples, seed, progress, init_values, learning_
     import jax
 
     t0 = time.perf_counter()
-    r = _vi_runner(model, args, cache_key, learning_rate, samples)
+    n_chunks = -(-steps // SVI_CHUNK)
+    chunk = -(-steps // n_chunks)           # n_chunks equal calls, at most n_chunks − 1 idle steps
+    r = _vi_runner(model, args, cache_key, learning_rate, samples, chunk)
     flat0 = _start_point(r, init_values)
     lap = _laplace(r["value_and_grad"], args, flat0) if laplace_init else None
     if lap is not None:     # start at the Laplace approximation, in its own units
@@ -630,15 +707,15 @@ def _run_svi(model, args, steps, samples, seed, progress, init_values, learning_
     guide = (np.zeros(flat0.size), np.full(flat0.size, _softplus_inverse(scale0)))
     opt_state = r["init"](guide)
     rng_run, rng_draw = jax.random.split(jax.random.PRNGKey(seed))
-    n_chunks = -(-steps // SVI_CHUNK)
-    keys = jax.random.split(rng_run, n_chunks * SVI_CHUNK).reshape(n_chunks, SVI_CHUNK, -1)
+    keys = jax.random.split(rng_run, n_chunks * chunk).reshape(n_chunks, chunk, -1)
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, desc="SVI", unit="step", leave=False)
     losses = []
     for i in range(n_chunks):
-        active = np.arange(i * SVI_CHUNK, (i + 1) * SVI_CHUNK) < steps
+        _check_cancelled()
+        active = np.arange(i * chunk, (i + 1) * chunk) < steps
         guide, opt_state, chunk_losses = r["advance"](guide, opt_state, keys[i], active, center,
                                                       unit, args)
         losses.append(np.asarray(chunk_losses, np.float64)[active])

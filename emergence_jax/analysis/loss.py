@@ -31,7 +31,8 @@ Binomial would turn that spread into decisive-looking elpd differences between a
 prior keeps φ below ~10⁴, where the Binomial is reached for any n of interest; without it binomial
 data would drive φ towards infinity, where the log-gamma differences lose all precision.
 
-Sampling: NUTS (``inference.run_nuts_with_remedies``: re-run with more warmup and smaller steps
+Sampling: NUTS, the models side by side in threads (``inference.Background``), each with
+``inference.run_nuts_with_remedies`` (re-run with more warmup and smaller steps
 while the diagnostics fail), ``TARGET_ACCEPT`` per model.
 
 Comparison by PSIS-LOO (``inference.psis_loo``, ``compare_loo``): a model is preferred when its
@@ -230,7 +231,8 @@ def fit_loss_threshold(loss, k, n, *, group=None, chance: float | None = None,
     "threshold_verdict", "centre" (mean loss, the logistic's centre), "chance" and, with groups,
     "groups" (sorted labels; the first is the reference), "size_delta_elpd", "size_se_delta"
     (offsets − shared threshold), "size_matters" and "size_verdict"."""
-    from emergence_jax.analysis.inference import compare_loo, psis_loo, run_nuts_with_remedies
+    from emergence_jax.analysis.inference import (Background, compare_loo, psis_loo,
+                                                  run_nuts_with_remedies)
 
     L = np.asarray(loss, np.float64).reshape(-1)
     k = np.asarray(k, np.float64).reshape(-1)
@@ -258,16 +260,28 @@ def fit_loss_threshold(loss, k, n, *, group=None, chance: float | None = None,
              "smooth": {"a": 0.0, "b": -1.0}}
     inits["offsets"] = {**inits["threshold"], "delta_raw": np.zeros(spec.groups)}
     out: dict = {"centre": spec.centre, "chance": chance}
-    for name in MODELS if labels else MODELS[:2]:
+
+    def fit(name: str) -> dict:
         draws, diag = run_nuts_with_remedies(
             _model(name, spec), args + spec.args(), cache_key=spec.cache_key(name),
             chains=chains, warmup=warmup, samples=samples, seed=seed, progress=progress,
             init_values=inits[name], target_accept=TARGET_ACCEPT[name])
         d = {kk: np.asarray(v, np.float64) for kk, v in draws.items()   # the deterministic
              if kk not in ("eta_unit", "delta_raw")}                     # η, δ stand for them
-        out[name] = {"draws": d, "diagnostics": diag,
-                     "loo": psis_loo(_pointwise_loglik(name, spec, d, *args)),
-                     "summary": _summary(d, level, labels)}
+        return {"draws": d, "diagnostics": diag,
+                "loo": psis_loo(_pointwise_loglik(name, spec, d, *args)),
+                "summary": _summary(d, level, labels)}
+    # the models are independent: all but the first run in background threads beside it (each
+    # sampler has its own seed, so the draws do not depend on the threads' timing)
+    names = MODELS if labels else MODELS[:2]
+    others = {name: Background(lambda name=name: fit(name)) for name in names[1:]}
+    try:
+        out[names[0]] = fit(names[0])
+    except BaseException:
+        for job in others.values():
+            job.cancel()
+        raise
+    out.update({name: job.result() for name, job in others.items()})
     delta, se = compare_loo(out["threshold"]["loo"], out["smooth"]["loo"])
     out.update(delta_elpd=delta, se_delta=se, threshold_preferred=clearly_better(delta, se))
     out["threshold_verdict"] = (

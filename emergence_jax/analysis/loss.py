@@ -271,17 +271,19 @@ def fit_loss_threshold(loss, k, n, *, group=None, chance: float | None = None,
         return {"draws": d, "diagnostics": diag,
                 "loo": psis_loo(_pointwise_loglik(name, spec, d, *args)),
                 "summary": _summary(d, level, labels)}
-    # the models are independent: all but the first run in background threads beside it (each
-    # sampler has its own seed, so the draws do not depend on the threads' timing)
+    # the models are independent: all but the first run in background threads beside it (every
+    # random key comes from ``seed``, so the draws do not depend on the threads' timing); when
+    # one fails or the wait is interrupted, the others stop at their next chunk
     names = MODELS if labels else MODELS[:2]
     others = {name: Background(lambda name=name: fit(name)) for name in names[1:]}
     try:
         out[names[0]] = fit(names[0])
+        for name, job in others.items():
+            out[name] = job.result()
     except BaseException:
         for job in others.values():
             job.cancel()
         raise
-    out.update({name: job.result() for name, job in others.items()})
     delta, se = compare_loo(out["threshold"]["loo"], out["smooth"]["loo"])
     out.update(delta_elpd=delta, se_delta=se, threshold_preferred=clearly_better(delta, se))
     out["threshold_verdict"] = (

@@ -26,8 +26,8 @@ Presets.
   cpu-addition-64 the same with 64 seeds per width: 86 minutes on 2 CPU cores run as two host
                   devices (over the 30-minute budget of the other CPU presets: a model needs
                   ~128,000 training examples to learn 4-digit sums). 0, 9, 13 and 13 of 64 seeds
-                  pass 0.2 (successes at 0.20–0.46, the others below 0.2 and piled towards 0); fitted
-                  P(success) 0.017 → 0.12 → 0.19 → 0.23.
+                  pass 0.2 (successes at 0.20–0.46, the others below 0.2 and piled towards
+                  0); fitted P(success) 0.017 → 0.12 → 0.19 → 0.23.
   paper           count at depth 1 … 6, width 64, 256 seeds, 3,000 steps.
   paper-addition  reverse-order addition with index hints (train on operands of up to 5 digits,
                   test on 6–8) at depth 2 … 8, width 128, 256 seeds, 10,000 steps — for an
@@ -41,8 +41,9 @@ positional encoding (``model.pos_encoding=none``) no seed passes 0.2; with batch
 steps width 32 does not learn even 4-digit sums; at 1,000 steps of batch 64 a learning rate of
 1e-2 (instead of 3e-3) teaches some width-32 and -48 seeds 4-digit sums, but no seed passes 0.2
 on 5 digits (best 0.13); at 2,000 steps it lets 3 of 8 width-32 seeds pass 0.2 (0.20–0.34), a
-setting to try for more successes. A model needs ~128,000 training examples, so 64 seeds at four widths do not fit in
-30 minutes on 2 cores: ``cpu-addition`` has 16 seeds, ``cpu-addition-64`` takes longer.
+setting to try for more successes. A model needs ~128,000 training examples, so 64 seeds at four
+widths do not fit in 30 minutes on 2 cores: ``cpu-addition`` has 16 seeds, ``cpu-addition-64``
+takes longer.
 
 What is measured. The outcome of a seed is its exact match on the out-of-distribution lengths
 (``ood/exact_match``); it succeeds above 0.2, Zhao et al.'s criterion. The report gives, per

@@ -146,3 +146,36 @@ def test_background_sees_the_callers_jax_settings_and_its_errors():
         raise ValueError("inside the thread")
     with pytest.raises(ValueError, match="inside the thread"):
         inference.Background(boom).result()
+
+
+def test_side_by_side_returns_in_order_and_stops_the_others_when_one_fails(monkeypatch):
+    """Results come back in the jobs' order; when any job fails (the caller's or a background
+    one), the jobs still running stop at their next check instead of running on."""
+    import threading
+    import time
+    assert inference.side_by_side(lambda: 1, lambda: 2, lambda: 3) == [1, 2, 3]
+    started, running = [], threading.Event()
+
+    class Recorded(inference.Background):
+        def __init__(self, fn):
+            super().__init__(fn)
+            started.append(self)
+    monkeypatch.setattr(inference, "Background", Recorded)
+
+    def runs_until_cancelled():
+        running.set()
+        for _ in range(3000):
+            inference._check_cancelled()
+            time.sleep(0.01)
+        return "ran to the end"
+
+    def fails():
+        running.wait(10)
+        raise RuntimeError("job failed")
+    for jobs in ((fails, runs_until_cancelled), (lambda: 1, fails, runs_until_cancelled)):
+        started.clear()
+        running.clear()
+        with pytest.raises(RuntimeError, match="job failed"):
+            inference.side_by_side(*jobs)
+        with pytest.raises(inference.Cancelled):
+            started[-1].result()

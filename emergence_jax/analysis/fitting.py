@@ -188,15 +188,10 @@ def _hurdle_posterior(data: SeedData, s: AnalysisConfig, progress: bool) -> _Pos
     # The posterior factorises (module docstring of ``hurdle``), so the within-side sampler
     # compiles and runs in a second thread while the curve forms are sampled here: XLA
     # compilation and execution release the GIL, and compilation is most of a fit of modest
-    # size. Each sampler has its own key, so the draws do not depend on the threads' timing.
+    # size.
     t0 = time.perf_counter()
-    within_future = inference.Background(sample_within)
-    try:
-        params, curve, diag_curve = _sample_curve_forms(spec, prep, s, progress)
-    except BaseException:
-        within_future.cancel()
-        raise
-    draws, within = within_future.result()
+    (params, curve, diag_curve), (draws, within) = inference.side_by_side(
+        lambda: _sample_curve_forms(spec, prep, s, progress), sample_within)
     params.update(hurdle.canonical_params(draws, spec))
     diag = inference.combine_diagnostics({f"P(success) curve ({curve['chosen']})": diag_curve,
                                           "within the sides": within})

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Background", "Cancelled", "Diagnostics", "run_nuts", "run_nuts_with_remedies", "run_svi", "float64", "psis_loo",
+__all__ = ["Background", "Cancelled", "side_by_side", "Diagnostics", "run_nuts", "run_nuts_with_remedies", "run_svi", "float64", "psis_loo",
            "waic", "compare_loo", "chain_method", "combine_diagnostics", "diagnostics_for", "psis_smooth", "RHAT_MAX",
            "ESS_MIN", "DIVERGENT_MAX", "REMEDIES"]
 
@@ -289,6 +289,21 @@ class Background:
         if "error" in self._box:
             raise self._box["error"]
         return self._box["value"]
+
+
+def side_by_side(*jobs: Callable[[], Any]) -> list:
+    """The ``jobs`` run at once, the first in the calling thread and the others in ``Background``
+    threads; returns their results in order. When one fails or the wait is interrupted, the
+    others stop at their next chunk and the error is raised. For independent samplers: every
+    random key comes from the caller's seeds, so the results do not depend on the threads'
+    timing."""
+    others = [Background(job) for job in jobs[1:]]
+    try:
+        return [jobs[0]()] + [job.result() for job in others]
+    except BaseException:
+        for job in others:
+            job.cancel()
+        raise
 
 
 def _signature(args: tuple) -> tuple:

@@ -31,7 +31,7 @@ Binomial would turn that spread into decisive-looking elpd differences between a
 prior keeps φ below ~10⁴, where the Binomial is reached for any n of interest; without it binomial
 data would drive φ towards infinity, where the log-gamma differences lose all precision.
 
-Sampling: NUTS, the models side by side in threads (``inference.Background``), each with
+Sampling: NUTS, the models side by side in threads (``inference.side_by_side``), each with
 ``inference.run_nuts_with_remedies`` (re-run with more warmup and smaller steps
 while the diagnostics fail), ``TARGET_ACCEPT`` per model.
 
@@ -231,8 +231,8 @@ def fit_loss_threshold(loss, k, n, *, group=None, chance: float | None = None,
     "threshold_verdict", "centre" (mean loss, the logistic's centre), "chance" and, with groups,
     "groups" (sorted labels; the first is the reference), "size_delta_elpd", "size_se_delta"
     (offsets − shared threshold), "size_matters" and "size_verdict"."""
-    from emergence_jax.analysis.inference import (Background, compare_loo, psis_loo,
-                                                  run_nuts_with_remedies)
+    from emergence_jax.analysis.inference import (compare_loo, psis_loo, run_nuts_with_remedies,
+                                                  side_by_side)
 
     L = np.asarray(loss, np.float64).reshape(-1)
     k = np.asarray(k, np.float64).reshape(-1)
@@ -271,19 +271,8 @@ def fit_loss_threshold(loss, k, n, *, group=None, chance: float | None = None,
         return {"draws": d, "diagnostics": diag,
                 "loo": psis_loo(_pointwise_loglik(name, spec, d, *args)),
                 "summary": _summary(d, level, labels)}
-    # the models are independent: all but the first run in background threads beside it (every
-    # random key comes from ``seed``, so the draws do not depend on the threads' timing); when
-    # one fails or the wait is interrupted, the others stop at their next chunk
-    names = MODELS if labels else MODELS[:2]
-    others = {name: Background(lambda name=name: fit(name)) for name in names[1:]}
-    try:
-        out[names[0]] = fit(names[0])
-        for name, job in others.items():
-            out[name] = job.result()
-    except BaseException:
-        for job in others.values():
-            job.cancel()
-        raise
+    names = MODELS if labels else MODELS[:2]      # the models are independent
+    out.update(zip(names, side_by_side(*(lambda name=name: fit(name) for name in names))))
     delta, se = compare_loo(out["threshold"]["loo"], out["smooth"]["loo"])
     out.update(delta_elpd=delta, se_delta=se, threshold_preferred=clearly_better(delta, se))
     out["threshold_verdict"] = (
